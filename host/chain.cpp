@@ -1,0 +1,190 @@
+#include "chain.h"
+
+#include <array>
+#include <chrono>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "host_services.h"
+#include "loader.h"
+
+namespace migrator {
+namespace {
+
+constexpr std::uint32_t kErrorBufSize = 4096;
+
+std::string show(const std::string& rev) { return rev.empty() ? std::string(kBase) : rev; }
+
+// Rolls back on destruction unless committed: no path out of a segment leaves a transaction
+// open.
+class Transaction {
+public:
+    explicit Transaction(Db& db) : db_(db) {}
+    ~Transaction() {
+        if (open_) db_.exec("ROLLBACK");
+    }
+    Status begin() {
+        int rc = sqlite3_exec(db_.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+        if (rc != SQLITE_OK)
+            return db_.error(rc, fmt::format("cannot start a write transaction on '{}' (another "
+                                             "process may be writing it)",
+                                             db_.path()));
+        open_ = true;
+        return Status::ok();
+    }
+    Status commit() {
+        int rc = sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
+        if (rc != SQLITE_OK) return db_.error(rc, "COMMIT failed; rolled back");
+        open_ = false;
+        return Status::ok();
+    }
+
+private:
+    Db& db_;
+    bool open_ = false;
+};
+
+Status foreign_key_check(Db& db, const std::string& after) {
+    Stmt s;
+    MIG_TRY(db.prepare("PRAGMA foreign_key_check", s));
+    Status st;
+    std::vector<std::string> rows;
+    while (s.step(st) && rows.size() < 5)
+        rows.push_back(fmt::format("{} rowid {} -> {}", s.text(0), s.is_null(1) ? std::string("?") : s.text(1), s.text(2)));
+    MIG_TRY(st);
+    if (rows.empty()) return Status::ok();
+    return {Code::migration_failed,
+            fmt::format("foreign key violations after {} (first: {}); rolled back", after,
+                        fmt::join(rows, "; "))};
+}
+
+Status call_step(Db& db, const LoadedPlugin& p, Direction dir, const std::atomic<bool>& cancel,
+                 std::int64_t& rows) {
+    HostServices services(db, p.meta->revision, cancel);
+    std::array<char, kErrorBufSize> buf{};
+    mig_error_buf err{buf.data(), kErrorBufSize};
+    mig_step_fn fn = dir == Direction::up ? p.desc.up : p.desc.down;
+    mig_status rc = fn(services.table(), &err);
+    buf[kErrorBufSize - 1] = '\0';
+    rows = services.rows_affected();
+    if (rc == MIG_OK) return Status::ok();
+    std::string msg = buf.data();
+    if (msg.empty()) msg = services.errmsg();
+    if (msg.empty()) msg = "(the plugin gave no message)";
+    const char* what = rc == MIG_CANCELLED         ? "was cancelled"
+                       : rc == MIG_NOT_IMPLEMENTED ? "is not implemented"
+                       : rc == MIG_ERROR           ? "failed"
+                                                   : "returned an unknown status";
+    Code code = rc == MIG_CANCELLED ? Code::cancelled : Code::migration_failed;
+    // An environment problem surfacing through the plugin (disk full, read-only, busy) is
+    // not the migration's fault: keep its class so callers don't, e.g., reset over it.
+    int ext = sqlite3_extended_errcode(db.get());
+    if (code == Code::migration_failed && classify_sqlite(ext) != Code::migration_failed &&
+        (ext & 0xff) != SQLITE_CORRUPT)
+        code = classify_sqlite(ext);
+    return {code, fmt::format("revision '{}' {} {} (status {}): {}", p.meta->revision,
+                              direction_name(dir), what, rc, msg)};
+}
+
+}  // namespace
+
+Status run_plan(Db& db, const Plan& plan, const RunOptions& opts, RunReport& report) {
+    static const std::atomic<bool> never{false};
+    const std::atomic<bool>& cancel = opts.cancel ? *opts.cancel : never;
+    report = RunReport{};
+    report.from = plan.from;
+    report.reached = plan.from;
+    if (plan.steps.empty()) return Status::ok();
+
+    std::vector<LoadedPlugin> loaded(plan.steps.size());
+    for (size_t i = 0; i < plan.steps.size(); ++i) MIG_TRY(load_plugin(*plan.steps[i], loaded[i]));
+
+    // Segments of consecutive steps that share one transaction.
+    size_t i = 0;
+    while (i < plan.steps.size()) {
+        size_t end = i + 1;
+        const bool alone = plan.steps[i]->flags & MIG_FLAG_NO_TRANSACTION;
+        if (!alone && !opts.commit_each)
+            while (end < plan.steps.size() && !(plan.steps[end]->flags & MIG_FLAG_NO_TRANSACTION)) ++end;
+        bool fk_off = false;
+        for (size_t k = i; k < end; ++k) fk_off |= (plan.steps[k]->flags & MIG_FLAG_FOREIGN_KEYS_OFF) != 0;
+        MIG_TRY(db.exec(fk_off ? "PRAGMA foreign_keys = OFF" : "PRAGMA foreign_keys = ON"));
+
+        Transaction tx(db);
+        if (!alone) {
+            MIG_TRY(tx.begin());
+            // The plan was made before the write lock was taken: make sure no other process
+            // moved the database in between, or we would apply revisions twice.
+            DbState now;
+            MIG_TRY(read_state(db, now));
+            if (now.current != report.reached)
+                return {Code::db_busy,
+                        fmt::format("the database moved from '{}' to '{}' while this run was "
+                                    "planning (another migrator run?); nothing was changed, run "
+                                    "again",
+                                    show(report.reached), show(now.current))};
+        }
+        std::string reached = report.reached;
+        size_t first_result = report.steps.size();
+        for (size_t k = i; k < end; ++k) {
+            const PluginMeta& m = *plan.steps[k];
+            const std::string new_current =
+                plan.direction == Direction::up ? m.revision : m.parent;
+            spdlog::info("{} {} -> {}: {}", direction_name(plan.direction), show(reached),
+                         show(new_current), m.description);
+            if (cancel.load()) return {Code::cancelled, "cancelled by the operator; rolled back"};
+            const std::string started = utc_now();
+            const auto t0 = std::chrono::steady_clock::now();
+            std::int64_t rows = 0;
+            Status st;
+            if (!alone) MIG_TRY(db.exec(fmt::format("SAVEPOINT \"{}\"", m.revision)));
+            st = call_step(db, loaded[k], plan.direction, cancel, rows);
+            const double ms =
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            if (st && alone) {
+                // Bookkeeping for a no-transaction revision gets a transaction of its own.
+                Transaction book(db);
+                st = book.begin();
+                if (st) st = ensure_bookkeeping(db);
+                if (st) st = record_step(db, m, plan.direction, new_current, started, ms, rows);
+                if (st) st = book.commit();
+            } else if (st) {
+                st = ensure_bookkeeping(db);
+                if (st) st = record_step(db, m, plan.direction, new_current, started, ms, rows);
+                if (st) st = db.exec(fmt::format("RELEASE \"{}\"", m.revision));
+            }
+            if (!st) {
+                report.failed_revision = m.revision;
+                for (size_t r = first_result; r < report.steps.size(); ++r) report.steps[r].committed = false;
+                return st;  // ~Transaction rolls the whole segment back
+            }
+            report.steps.push_back({m.revision, plan.direction, ms, rows, alone});
+            reached = new_current;
+        }
+        if (!alone) {
+            if (fk_off) {
+                Status st = foreign_key_check(db, fmt::format("revision '{}'", plan.steps[end - 1]->revision));
+                if (!st) {
+                    report.failed_revision = plan.steps[end - 1]->revision;
+                    return st;
+                }
+            }
+            MIG_TRY(tx.commit());
+        }
+        for (size_t r = first_result; r < report.steps.size(); ++r) report.steps[r].committed = true;
+        report.reached = reached;
+        i = end;
+    }
+    return Status::ok();
+}
+
+Status stamp(Db& db, const Chain& chain, const std::string& target) {
+    Transaction tx(db);
+    MIG_TRY(tx.begin());
+    MIG_TRY(ensure_bookkeeping(db));
+    MIG_TRY(record_stamp(db, chain, target, utc_now()));
+    return tx.commit();
+}
+
+}  // namespace migrator

@@ -1,0 +1,171 @@
+#include "commands.h"
+
+#include <csignal>
+#include <sys/stat.h>
+
+#include <atomic>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "bookkeeping.h"
+#include "chain.h"
+#include "db.h"
+#include "discover.h"
+#include "plan.h"
+#include "report.h"
+
+namespace migrator {
+namespace {
+
+std::atomic<bool> g_cancel{false};
+extern "C" void on_signal(int) { g_cancel.store(true); }
+
+// Cancels cleanly on SIGINT/SIGTERM for as long as it lives: the running revision fails
+// with Code::cancelled and the transaction rolls back.
+class CancelOnSignal {
+public:
+    CancelOnSignal() {
+        struct sigaction sa {};
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int_);
+        sigaction(SIGTERM, &sa, &old_term_);
+    }
+    ~CancelOnSignal() {
+        sigaction(SIGINT, &old_int_, nullptr);
+        sigaction(SIGTERM, &old_term_, nullptr);
+    }
+
+private:
+    struct sigaction old_int_ {};
+    struct sigaction old_term_ {};
+};
+
+std::string resolve_rev(const std::string& r) { return r == kBase ? std::string() : r; }
+
+bool file_exists(const std::string& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0;
+}
+
+// Everything a command needs before it can act: the chain (validated), the DB (opened), its
+// state (validated against the chain).
+struct Context {
+    Chain chain;
+    Db db;
+    DbState state;
+    bool db_exists = true;
+};
+
+Status load_chain(const GlobalOptions& g, Chain& chain) {
+    if (g.plugins.empty())
+        return {Code::usage, "no plugin directory: pass --plugins DIR or set MIGRATOR_PLUGINS"};
+    std::vector<PluginMeta> metas;
+    MIG_TRY(discover(g.plugins, metas));
+    return build_chain(std::move(metas), chain);
+}
+
+Status open_context(const GlobalOptions& g, Db::Mode mode, Context& ctx) {
+    if (g.db.empty()) return {Code::usage, "no database: pass --db PATH or set MIGRATOR_DB"};
+    MIG_TRY(load_chain(g, ctx.chain));
+    if (mode == Db::Mode::read_only && !file_exists(g.db)) {
+        ctx.db_exists = false;
+        return Status::ok();
+    }
+    MIG_TRY(Db::open(g.db, mode, g.busy_timeout_ms, ctx.db));
+    MIG_TRY(read_state(ctx.db, ctx.state));
+    if (ctx.chain.position(ctx.state.current) < 0) return db_newer_than_app(ctx.chain, ctx.state.current);
+    return check_applied_checksums(ctx.chain, ctx.state);
+}
+
+Status run(const GlobalOptions& g, Context& ctx, const Plan& plan, bool commit_each) {
+    CancelOnSignal guard;
+    RunOptions opts;
+    opts.commit_each = commit_each;
+    opts.cancel = &g_cancel;
+    RunReport report;
+    Status st = run_plan(ctx.db, plan, opts, report);
+    print_run(g, plan, report, st);
+    return st;
+}
+
+}  // namespace
+
+Status cmd_up(const GlobalOptions& g, const std::string& to, bool commit_each) {
+    Context ctx;
+    MIG_TRY(open_context(g, Db::Mode::create, ctx));
+    Plan plan;
+    MIG_TRY(plan_up(ctx.chain, ctx.state.current, resolve_rev(to), plan));
+    return run(g, ctx, plan, commit_each);
+}
+
+Status cmd_down(const GlobalOptions& g, const std::string& to, bool commit_each) {
+    Context ctx;
+    MIG_TRY(open_context(g, Db::Mode::read_write, ctx));
+    Plan plan;
+    MIG_TRY(plan_down(ctx.chain, ctx.state.current, resolve_rev(to), plan));
+    return run(g, ctx, plan, commit_each);
+}
+
+Status cmd_stamp(const GlobalOptions& g, const std::string& to) {
+    Context ctx;
+    // A stamp must work on a DB whose recorded revision is unknown or drifted: it is how an
+    // operator repairs bookkeeping. So only the chain and the target are validated.
+    if (g.db.empty()) return {Code::usage, "no database: pass --db PATH or set MIGRATOR_DB"};
+    MIG_TRY(load_chain(g, ctx.chain));
+    const std::string target = resolve_rev(to);
+    if (ctx.chain.position(target) < 0)
+        return {Code::usage, fmt::format("unknown revision '{}' (see `migrator plugins`)", to)};
+    MIG_TRY(Db::open(g.db, Db::Mode::create, g.busy_timeout_ms, ctx.db));
+    MIG_TRY(stamp(ctx.db, ctx.chain, target));
+    spdlog::info("stamped {} at {} (no migration was run)", g.db, to);
+    return Status::ok();
+}
+
+Status cmd_status(const GlobalOptions& g) {
+    Context ctx;
+    Status st = open_context(g, Db::Mode::read_only, ctx);
+    // A DB newer than the app is a state worth showing, not an error of `status` itself.
+    if (!st && st.code() != Code::db_newer_than_app) return st;
+    print_status(g, ctx.chain, ctx.state, ctx.db_exists, st);
+    return Status::ok();
+}
+
+Status cmd_verify(const GlobalOptions& g) {
+    Context ctx;
+    MIG_TRY(open_context(g, Db::Mode::read_only, ctx));
+    if (!ctx.db_exists)
+        return {Code::not_at_head, fmt::format("database '{}' does not exist; run `migrator up`", g.db)};
+    if (ctx.state.current != ctx.chain.head()) {
+        int pending = static_cast<int>(ctx.chain.revisions().size()) - ctx.chain.position(ctx.state.current);
+        return {Code::not_at_head,
+                fmt::format("database is at '{}', {} revision(s) behind head '{}'; run `migrator up`",
+                            ctx.state.current.empty() ? kBase : ctx.state.current, pending,
+                            ctx.chain.head())};
+    }
+    if (g.json) fmt::print("{{\"at_head\":true,\"revision\":\"{}\"}}\n", ctx.chain.head());
+    else fmt::print("ok: at head {}\n", ctx.chain.head());
+    return Status::ok();
+}
+
+Status cmd_history(const GlobalOptions& g) {
+    if (g.db.empty()) return {Code::usage, "no database: pass --db PATH or set MIGRATOR_DB"};
+    std::vector<HistoryRow> rows;
+    if (file_exists(g.db)) {
+        Db db;
+        MIG_TRY(Db::open(g.db, Db::Mode::read_only, g.busy_timeout_ms, db));
+        MIG_TRY(read_history(db, rows));
+    }
+    print_history(g, rows);
+    return Status::ok();
+}
+
+Status cmd_plugins(const GlobalOptions& g) {
+    Chain chain;
+    MIG_TRY(load_chain(g, chain));
+    print_plugins(g, chain);
+    return Status::ok();
+}
+
+}  // namespace migrator

@@ -1,0 +1,122 @@
+#include "discover.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "elf_note.h"
+#include "migrator/plugin_api.h"
+
+namespace migrator {
+namespace {
+
+struct DirCloser {
+    void operator()(DIR* d) const noexcept { ::closedir(d); }
+};
+
+Status invalid(std::string msg) { return {Code::plugin_set_invalid, std::move(msg)}; }
+
+bool ends_with(const std::string& s, const char* suffix) {
+    size_t n = std::strlen(suffix);
+    return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+std::string real_path(const std::string& p) {
+    char buf[PATH_MAX];
+    return ::realpath(p.c_str(), buf) ? std::string(buf) : std::string();
+}
+
+Status check_not_writable_by_others(const std::string& path, const struct stat& st,
+                                    const char* what) {
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return invalid(fmt::format(
+            "{} '{}' is group- or world-writable (mode {:04o}): anyone who can write there can "
+            "run code as this user. Fix: chmod go-w '{}'",
+            what, path, st.st_mode & 07777, path));
+    return Status::ok();
+}
+
+}  // namespace
+
+bool valid_revision_id(const std::string& id) {
+    if (id.empty() || id.size() > 128) return false;
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '.' || c == '-';
+    });
+}
+
+Status discover(const std::string& dir_arg, std::vector<PluginMeta>& out) {
+    out.clear();
+    const std::string dir = real_path(dir_arg);
+    struct stat dst {};
+    if (dir.empty() || ::stat(dir.c_str(), &dst) != 0)
+        return invalid(fmt::format("plugin directory '{}' does not exist ({}); pass --plugins DIR",
+                                   dir_arg, std::strerror(errno)));
+    if (!S_ISDIR(dst.st_mode))
+        return invalid(fmt::format("plugin directory '{}' is not a directory", dir_arg));
+    MIG_TRY(check_not_writable_by_others(dir, dst, "plugin directory"));
+
+    std::unique_ptr<DIR, DirCloser> d(::opendir(dir.c_str()));
+    if (!d) return invalid(fmt::format("cannot read plugin directory '{}': {}", dir, std::strerror(errno)));
+
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d.get())) {
+        std::string name = e->d_name;
+        if (name.size() > 3 && ends_with(name, ".so") && name[0] != '.') names.push_back(name);
+    }
+    std::sort(names.begin(), names.end());
+
+    for (const auto& name : names) {
+        std::string path = dir + "/" + name;
+        struct stat lst {};
+        if (::lstat(path.c_str(), &lst) != 0)
+            return invalid(fmt::format("cannot stat plugin '{}': {}", path, std::strerror(errno)));
+        std::string target = path;
+        if (S_ISLNK(lst.st_mode)) {
+            target = real_path(path);
+            std::string prefix = dir + "/";
+            if (target.empty())
+                return invalid(fmt::format("plugin '{}' is a dangling symlink; remove it", path));
+            if (target.compare(0, prefix.size(), prefix) != 0 ||
+                target.find('/', prefix.size()) != std::string::npos)
+                return invalid(fmt::format(
+                    "plugin '{}' is a symlink to '{}', outside the plugin directory; copy the "
+                    "file into '{}' instead",
+                    path, target, dir));
+            if (::stat(target.c_str(), &lst) != 0)
+                return invalid(fmt::format("cannot stat plugin '{}': {}", target, std::strerror(errno)));
+        }
+        if (!S_ISREG(lst.st_mode))
+            return invalid(fmt::format("plugin '{}' is not a regular file; remove it from the plugin "
+                                       "directory",
+                                       path));
+        MIG_TRY(check_not_writable_by_others(path, lst, "plugin file"));
+
+        PluginMeta m;
+        MIG_TRY(read_plugin_note(target, m));
+        m.file = path;
+        if (!valid_revision_id(m.revision))
+            return invalid(fmt::format("plugin '{}': revision id '{}' is invalid (expected 1-128 "
+                                       "characters of [A-Za-z0-9_.-])",
+                                       path, m.revision));
+        if (!m.parent.empty() && !valid_revision_id(m.parent))
+            return invalid(fmt::format("plugin '{}': parent id '{}' is invalid", path, m.parent));
+        if (m.flags & ~MIG_FLAGS_KNOWN_V1_0)
+            return invalid(fmt::format(
+                "plugin '{}' ({}): flags {:#x} include bits this host does not know ({:#x}); "
+                "upgrade migrator",
+                path, m.revision, m.flags, m.flags & ~MIG_FLAGS_KNOWN_V1_0));
+        out.push_back(std::move(m));
+    }
+    return Status::ok();
+}
+
+}  // namespace migrator

@@ -1,0 +1,48 @@
+// The mig_host_v1 table a plugin's up/down receives, implemented over one SQLite connection.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "db.h"
+#include "migrator/plugin_api.h"
+
+struct mig_stmt {
+    migrator::StmtPtr stmt;
+    sqlite3* db = nullptr;
+    std::string* errmsg = nullptr;
+};
+
+namespace migrator {
+
+// Lives for exactly one up/down call; statements left open are finalized when it dies.
+class HostServices {
+public:
+    HostServices(Db& db, std::string revision, const std::atomic<bool>& cancel);
+    HostServices(const HostServices&) = delete;
+    HostServices& operator=(const HostServices&) = delete;
+
+    const mig_host_v1* table() const { return &table_; }
+    // Rows changed through exec/step during this call (INSERT/UPDATE/DELETE).
+    std::int64_t rows_affected() const;
+
+    // Implementation details reached through the C table.
+    Db& db() { return db_; }
+    std::string& errmsg() { return errmsg_; }
+    const std::string& revision() const { return revision_; }
+    bool cancelled() const { return cancel_.load(std::memory_order_relaxed); }
+    mig_stmt* adopt(StmtPtr s);
+
+private:
+    Db& db_;
+    std::string revision_;
+    const std::atomic<bool>& cancel_;
+    std::string errmsg_;
+    std::vector<std::unique_ptr<mig_stmt>> stmts_;
+    std::int64_t total_changes_at_start_;
+    mig_host_v1 table_{};
+};
+
+}  // namespace migrator

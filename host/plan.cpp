@@ -1,0 +1,153 @@
+#include "plan.h"
+
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "migrator/plugin_api.h"
+
+namespace migrator {
+namespace {
+Status invalid(std::string msg) { return {Code::plugin_set_invalid, std::move(msg)}; }
+std::string show(const std::string& rev) { return rev.empty() ? std::string(kBase) : rev; }
+}  // namespace
+
+const char* direction_name(Direction d) { return d == Direction::up ? "up" : "down"; }
+
+const std::string& Chain::head() const {
+    static const std::string none;
+    return revs_.empty() ? none : revs_.back().revision;
+}
+
+int Chain::index_of(const std::string& rev) const {
+    for (size_t i = 0; i < revs_.size(); ++i)
+        if (revs_[i].revision == rev) return static_cast<int>(i);
+    return -1;
+}
+
+int Chain::position(const std::string& rev) const {
+    if (rev.empty()) return 0;
+    int i = index_of(rev);
+    return i < 0 ? -1 : i + 1;
+}
+
+Status build_chain(std::vector<PluginMeta> metas, Chain& out) {
+    out.revs_.clear();
+    if (metas.empty())
+        return invalid("no plugins found: the plugin directory holds no *.so migration plugins");
+
+    std::map<std::string, size_t> by_id;
+    for (size_t i = 0; i < metas.size(); ++i) {
+        auto [it, inserted] = by_id.emplace(metas[i].revision, i);
+        if (!inserted)
+            return invalid(fmt::format(
+                "duplicate revision id '{}' in '{}' and '{}'; remove the older build of that "
+                "plugin",
+                metas[i].revision, metas[it->second].file, metas[i].file));
+    }
+    std::map<std::string, size_t> child_of;  // parent id -> index of its child
+    std::vector<size_t> roots;
+    for (size_t i = 0; i < metas.size(); ++i) {
+        const auto& m = metas[i];
+        if (m.parent.empty()) {
+            roots.push_back(i);
+            continue;
+        }
+        if (m.parent == m.revision)
+            return invalid(fmt::format("plugin '{}': revision '{}' names itself as parent (cycle)",
+                                       m.file, m.revision));
+        if (!by_id.count(m.parent))
+            return invalid(fmt::format(
+                "plugin '{}': parent '{}' of revision '{}' is missing from the plugin set "
+                "(expected a plugin with revision '{}')",
+                m.file, m.parent, m.revision, m.parent));
+        auto [it, inserted] = child_of.emplace(m.parent, i);
+        if (!inserted)
+            return invalid(fmt::format(
+                "fork: revisions '{}' ('{}') and '{}' ('{}') both have parent '{}'; the chain "
+                "must be linear: re-parent one of them onto the other",
+                metas[it->second].revision, metas[it->second].file, m.revision, m.file, m.parent));
+    }
+    if (roots.empty())
+        return invalid("no root revision (one with an empty parent): the revisions form a cycle");
+    if (roots.size() > 1)
+        return invalid(fmt::format("more than one root revision: '{}' ('{}') and '{}' ('{}')",
+                                   metas[roots[0]].revision, metas[roots[0]].file,
+                                   metas[roots[1]].revision, metas[roots[1]].file));
+    std::vector<PluginMeta> ordered;
+    ordered.reserve(metas.size());
+    size_t cur = roots[0];
+    while (true) {
+        ordered.push_back(metas[cur]);
+        auto it = child_of.find(metas[cur].revision);
+        if (it == child_of.end()) break;
+        cur = it->second;
+    }
+    if (ordered.size() != metas.size()) {
+        std::set<std::string> reached;
+        for (const auto& m : ordered) reached.insert(m.revision);
+        for (const auto& m : metas)
+            if (!reached.count(m.revision))
+                return invalid(fmt::format(
+                    "cycle: revision '{}' ('{}', parent '{}') is not reachable from the root '{}'",
+                    m.revision, m.file, m.parent, ordered.front().revision));
+    }
+    out.revs_ = std::move(ordered);
+    return Status::ok();
+}
+
+Status db_newer_than_app(const Chain& chain, const std::string& current) {
+    return {Code::db_newer_than_app,
+            fmt::format("the database is at revision '{}', which this app's plugin set does not "
+                        "know (its head is '{}'): the database was migrated by a newer version of "
+                        "the app. Upgrade the app, or revert with the newer app's plugins "
+                        "(`migrator down --to {}`)",
+                        current, chain.head(), chain.head())};
+}
+
+Status plan_up(const Chain& chain, const std::string& current, const std::string& target, Plan& out) {
+    int from = chain.position(current);
+    if (from < 0) return db_newer_than_app(chain, current);
+    int to = target.empty() ? static_cast<int>(chain.revisions().size()) : chain.position(target);
+    if (to < 0)
+        return {Code::usage, fmt::format("unknown target revision '{}' (see `migrator plugins`)", target)};
+    if (to < from)
+        return {Code::usage, fmt::format("target '{}' is behind the current revision '{}'; use "
+                                         "`migrator down --to {}`",
+                                         show(target), show(current), show(target))};
+    out = Plan{};
+    out.direction = Direction::up;
+    out.from = current;
+    out.to = to == 0 ? std::string() : chain.revisions()[static_cast<size_t>(to - 1)].revision;
+    for (int i = from; i < to; ++i) out.steps.push_back(&chain.revisions()[static_cast<size_t>(i)]);
+    return Status::ok();
+}
+
+Status plan_down(const Chain& chain, const std::string& current, const std::string& target, Plan& out) {
+    int from = chain.position(current);
+    if (from < 0) return db_newer_than_app(chain, current);
+    int to = chain.position(target);
+    if (to < 0)
+        return {Code::usage, fmt::format("unknown target revision '{}' (see `migrator plugins`)", target)};
+    if (to > from)
+        return {Code::usage, fmt::format("target '{}' is ahead of the current revision '{}'; use "
+                                         "`migrator up --to {}`",
+                                         show(target), show(current), show(target))};
+    out = Plan{};
+    out.direction = Direction::down;
+    out.from = current;
+    out.to = target;
+    for (int i = from - 1; i >= to; --i) {
+        const PluginMeta* m = &chain.revisions()[static_cast<size_t>(i)];
+        if (m->flags & MIG_FLAG_IRREVERSIBLE)
+            return {Code::migration_failed,
+                    fmt::format("revision '{}' is irreversible (plugin '{}'): cannot go down past "
+                                "it; restore a backup instead",
+                                m->revision, m->file)};
+        out.steps.push_back(m);
+    }
+    return Status::ok();
+}
+
+}  // namespace migrator

@@ -1,0 +1,172 @@
+#include "report.h"
+
+#include <fmt/format.h>
+
+#include "json_out.h"
+#include "migrator/plugin_api.h"
+
+namespace migrator {
+namespace {
+
+std::string show(const std::string& rev) { return rev.empty() ? std::string(kBase) : rev; }
+
+std::vector<std::string> flag_names(std::uint64_t f) {
+    std::vector<std::string> out;
+    if (f & MIG_FLAG_IRREVERSIBLE) out.emplace_back("irreversible");
+    if (f & MIG_FLAG_NO_TRANSACTION) out.emplace_back("no_transaction");
+    if (f & MIG_FLAG_FOREIGN_KEYS_OFF) out.emplace_back("foreign_keys_off");
+    return out;
+}
+
+void json_flags(JsonOut& j, std::uint64_t f) {
+    j.key("flags").begin_array();
+    for (const auto& n : flag_names(f)) j.value(n);
+    j.end_array();
+}
+
+void json_revision(JsonOut& j, const std::string& rev) {
+    if (rev.empty()) j.null();
+    else j.value(rev);
+}
+
+}  // namespace
+
+void print_run(const GlobalOptions& g, const Plan& plan, const RunReport& r, const Status& st) {
+    if (g.json) {
+        JsonOut j;
+        j.begin_object().field("ok", st.is_ok()).field("direction", direction_name(plan.direction));
+        j.key("from");
+        json_revision(j, r.from);
+        j.key("to");
+        json_revision(j, plan.to);
+        j.key("reached");
+        json_revision(j, r.reached);
+        j.key("steps").begin_array();
+        for (const auto& s : r.steps) {
+            j.begin_object()
+                .field("revision", s.revision)
+                .field("direction", direction_name(s.direction))
+                .field("duration_ms", s.duration_ms)
+                .field("rows_affected", s.rows_affected)
+                .field("committed", s.committed)
+                .end_object();
+        }
+        j.end_array();
+        if (!st) {
+            j.key("error").begin_object().field("code", code_name(st.code()))
+                .field("exit_code", exit_code(st.code())).field("message", st.message());
+            j.key("revision");
+            json_revision(j, r.failed_revision);
+            j.end_object();
+        }
+        j.end_object();
+        fmt::print("{}\n", j.str());
+        return;
+    }
+    if (plan.steps.empty()) {
+        fmt::print("nothing to do: database is at {}\n", show(r.reached));
+        return;
+    }
+    for (const auto& s : r.steps)
+        fmt::print("{:<5} {:<40} {:>9.1f} ms {:>9} rows{}\n", direction_name(s.direction), s.revision,
+                   s.duration_ms, s.rows_affected, s.committed ? "" : "  (rolled back)");
+    if (st) {
+        fmt::print("database is at {} ({} revision(s) {})\n", show(r.reached), r.steps.size(),
+                   plan.direction == Direction::up ? "applied" : "reverted");
+    } else {
+        fmt::print("FAILED at {}; database is at {}\n", show(r.failed_revision), show(r.reached));
+    }
+}
+
+void print_status(const GlobalOptions& g, const Chain& chain, const DbState& state, bool db_exists,
+                  const Status& st) {
+    const bool newer = st.code() == Code::db_newer_than_app;
+    const int pos = chain.position(state.current);
+    std::vector<const PluginMeta*> pending;
+    if (pos >= 0)
+        for (size_t i = static_cast<size_t>(pos); i < chain.revisions().size(); ++i)
+            pending.push_back(&chain.revisions()[i]);
+    if (g.json) {
+        JsonOut j;
+        j.begin_object().field("db", g.db).field("exists", db_exists);
+        j.key("current");
+        json_revision(j, state.current);
+        j.key("head");
+        json_revision(j, chain.head());
+        j.field("at_head", !newer && state.current == chain.head())
+            .field("db_newer_than_app", newer)
+            .field("applied", static_cast<std::int64_t>(state.applied.size()));
+        j.key("pending").begin_array();
+        for (const auto* m : pending)
+            j.begin_object().field("revision", m->revision).field("description", m->description).end_object();
+        j.end_array().end_object();
+        fmt::print("{}\n", j.str());
+        return;
+    }
+    fmt::print("database: {}{}\n", g.db, db_exists ? "" : " (does not exist yet; `migrator up` creates it)");
+    fmt::print("current:  {}\n", show(state.current));
+    fmt::print("head:     {}\n", show(chain.head()));
+    if (newer) {
+        fmt::print("status:   DATABASE IS NEWER THAN THIS APP ({})\n", st.message());
+        return;
+    }
+    if (pending.empty()) {
+        fmt::print("status:   at head\n");
+        return;
+    }
+    fmt::print("pending:  {}\n", pending.size());
+    for (const auto* m : pending) fmt::print("  {:<40} {}\n", m->revision, m->description);
+}
+
+void print_history(const GlobalOptions& g, const std::vector<HistoryRow>& rows) {
+    if (g.json) {
+        JsonOut j;
+        j.begin_array();
+        for (const auto& r : rows)
+            j.begin_object()
+                .field("id", r.id)
+                .field("revision", r.revision)
+                .field("direction", r.direction)
+                .field("checksum", r.checksum)
+                .field("started_at", r.started_at)
+                .field("duration_ms", r.duration_ms)
+                .field("rows_affected", r.rows_affected)
+                .field("host_version", r.host_version)
+                .end_object();
+        j.end_array();
+        fmt::print("{}\n", j.str());
+        return;
+    }
+    if (rows.empty()) {
+        fmt::print("no history: no migration has been run on this database\n");
+        return;
+    }
+    for (const auto& r : rows)
+        fmt::print("{:>4}  {:<24}  {:<5}  {:<40} {:>9.1f} ms {:>9} rows\n", r.id, r.started_at,
+                   r.direction, show(r.revision), r.duration_ms, r.rows_affected);
+}
+
+void print_plugins(const GlobalOptions& g, const Chain& chain) {
+    if (g.json) {
+        JsonOut j;
+        j.begin_array();
+        for (const auto& m : chain.revisions()) {
+            j.begin_object().field("revision", m.revision);
+            j.key("parent");
+            json_revision(j, m.parent);
+            j.field("description", m.description).field("file", m.file).field("checksum", m.checksum);
+            json_flags(j, m.flags);
+            j.field("abi_minor", static_cast<std::int64_t>(m.abi_minor)).end_object();
+        }
+        j.end_array();
+        fmt::print("{}\n", j.str());
+        return;
+    }
+    for (const auto& m : chain.revisions()) {
+        auto flags = flag_names(m.flags);
+        fmt::print("{:<40} parent={:<40} {}{}\n    {}\n", m.revision, show(m.parent), m.description,
+                   flags.empty() ? std::string() : fmt::format(" [{}]", fmt::join(flags, ",")), m.file);
+    }
+}
+
+}  // namespace migrator

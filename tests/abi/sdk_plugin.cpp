@@ -1,0 +1,11 @@
+// The SDK header and its macro compile warning-free as C++17 and C++20.
+#include <migrator/plugin.hpp>
+
+static void up(migrator::Host& db) {
+    auto st = db.prepare("SELECT ?1, ?2");
+    st.bind_all(std::int64_t{1}, "two");
+    while (st.step()) db.info(std::string(st.text(1)));
+}
+static void down(migrator::Host& db) { db.exec("SELECT 1"); }
+
+MIGRATOR_PLUGIN("0001_sdk", "", "SDK compile test", 0, up, down)
