@@ -59,8 +59,8 @@ Status foreign_key_check(Db& db, const std::string& after) {
                         fmt::join(rows, "; "))};
 }
 
-Status call_step(Db& db, const LoadedPlugin& p, Direction dir, const std::atomic<bool>& cancel,
-                 std::int64_t& rows) {
+Status call_sql_step(Db& db, const LoadedPlugin& p, Direction dir, const std::atomic<bool>& cancel,
+                     std::int64_t& rows) {
     HostServices services(db, p.meta->revision, cancel);
     std::array<char, kErrorBufSize> buf{};
     mig_error_buf err{buf.data(), kErrorBufSize};
@@ -85,6 +85,32 @@ Status call_step(Db& db, const LoadedPlugin& p, Direction dir, const std::atomic
         code = classify_sqlite(ext);
     return {code, fmt::format("revision '{}' {} {} (status {}): {}", p.meta->revision,
                               direction_name(dir), what, rc, msg)};
+}
+
+// A revision's work: SQL step then blob migrations going up; blob migrations (in reverse
+// order) then SQL step going down, so that blobs always see the schema they were written for.
+Status call_step(Db& db, const LoadedPlugin& p, Direction dir, const RunOptions& opts,
+                 const std::atomic<bool>& cancel, std::int64_t& rows, std::vector<BlobStats>& blobs) {
+    rows = 0;
+    blobs.clear();
+    auto run_blobs = [&]() -> Status {
+        const size_t n = p.blobs.size();
+        for (size_t k = 0; k < n; ++k) {
+            const auto& b = p.blobs[dir == Direction::up ? k : n - 1 - k];
+            BlobStats stats;
+            Status st = run_blob_migration(db, b, dir, opts.blob, cancel, stats);
+            rows += static_cast<std::int64_t>(stats.changed);
+            blobs.push_back(std::move(stats));
+            if (!st) return st.with_context(fmt::format("revision '{}': ", p.meta->revision));
+        }
+        return Status::ok();
+    };
+    std::int64_t sql_rows = 0;
+    if (dir == Direction::down) MIG_TRY(run_blobs());
+    MIG_TRY(call_sql_step(db, p, dir, cancel, sql_rows));
+    rows += sql_rows;
+    if (dir == Direction::up) MIG_TRY(run_blobs());
+    return Status::ok();
 }
 
 }  // namespace
@@ -137,9 +163,10 @@ Status run_plan(Db& db, const Plan& plan, const RunOptions& opts, RunReport& rep
             const std::string started = utc_now();
             const auto t0 = std::chrono::steady_clock::now();
             std::int64_t rows = 0;
+            std::vector<BlobStats> blob_stats;
             Status st;
             if (!alone) MIG_TRY(db.exec(fmt::format("SAVEPOINT \"{}\"", m.revision)));
-            st = call_step(db, loaded[k], plan.direction, cancel, rows);
+            st = call_step(db, loaded[k], plan.direction, opts, cancel, rows, blob_stats);
             const double ms =
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
             if (st && alone) {
@@ -156,10 +183,11 @@ Status run_plan(Db& db, const Plan& plan, const RunOptions& opts, RunReport& rep
             }
             if (!st) {
                 report.failed_revision = m.revision;
+                report.failed_blobs = std::move(blob_stats);
                 for (size_t r = first_result; r < report.steps.size(); ++r) report.steps[r].committed = false;
                 return st;  // ~Transaction rolls the whole segment back
             }
-            report.steps.push_back({m.revision, plan.direction, ms, rows, alone});
+            report.steps.push_back({m.revision, plan.direction, ms, rows, alone, std::move(blob_stats)});
             reached = new_current;
         }
         if (!alone) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "blob_engine.h"
 #include "bookkeeping.h"
 #include "db.h"
 #include "plan.h"
@@ -25,6 +26,7 @@ struct RunOptions {
     bool commit_each = false;
     // Set from a signal handler: makes the current revision fail with Code::cancelled.
     const std::atomic<bool>* cancel = nullptr;
+    BlobOptions blob;
 };
 
 struct StepResult {
@@ -33,6 +35,7 @@ struct StepResult {
     double duration_ms = 0;
     std::int64_t rows_affected = 0;
     bool committed = false;  // false when it was rolled back (or never ran)
+    std::vector<BlobStats> blobs;
 };
 
 struct RunReport {
@@ -40,6 +43,7 @@ struct RunReport {
     std::string reached;  // the revision the DB is at afterwards
     std::vector<StepResult> steps;
     std::string failed_revision;  // "" when nothing failed
+    std::vector<BlobStats> failed_blobs;  // blob statistics of the failed revision, if any
 };
 
 // Loads the plan's plugins (all of them before the first write), then runs it.

@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -12,6 +15,7 @@
 #include "chain.h"
 #include "db.h"
 #include "discover.h"
+#include "loader.h"
 #include "plan.h"
 #include "report.h"
 
@@ -166,6 +170,58 @@ Status cmd_plugins(const GlobalOptions& g) {
     MIG_TRY(load_chain(g, chain));
     print_plugins(g, chain);
     return Status::ok();
+}
+
+}  // namespace migrator
+
+namespace migrator {
+
+Status cmd_blob(const GlobalOptions& g, const std::string& revision, bool down,
+                const std::string& table, const std::string& column) {
+    Chain chain;
+    MIG_TRY(load_chain(g, chain));
+    int i = chain.index_of(revision);
+    if (i < 0) return {Code::usage, fmt::format("unknown revision '{}' (see `migrator plugins`)", revision)};
+    const PluginMeta& meta = chain.revisions()[static_cast<size_t>(i)];
+    LoadedPlugin p;
+    MIG_TRY(load_plugin(meta, p));
+    std::vector<const mig_blob_migration_v1*> match;
+    for (const auto& b : p.blobs)
+        if ((table.empty() || table == b.table) && (column.empty() || column == b.column)) match.push_back(&b);
+    if (match.empty())
+        return {Code::usage, fmt::format("revision '{}' has no blob migration{}", revision,
+                                         table.empty() && column.empty() ? "" : " on that table/column")};
+    if (match.size() > 1)
+        return {Code::usage, fmt::format("revision '{}' has {} blob migrations: pick one with --table "
+                                         "and --column",
+                                         revision, match.size())};
+    const mig_blob_migration_v1& b = *match.front();
+    mig_blob_fn fn = down ? b.down : b.up;
+    if (fn == nullptr)
+        return {Code::usage, fmt::format("blob migration {}.{} of '{}' has no down transform", b.table,
+                                         b.column, revision)};
+    std::string in((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    std::string out;
+    mig_sink sink{&out, [](void* ctx, const char* data, size_t len) -> mig_status {
+                      if (len) static_cast<std::string*>(ctx)->append(data, len);
+                      return MIG_OK;
+                  }};
+    std::array<char, 4096> err{};
+    mig_error_buf eb{err.data(), static_cast<std::uint32_t>(err.size())};
+    mig_status rc = fn(in.data(), in.size(), &sink, &eb);
+    err.back() = '\0';
+    if (rc == MIG_BLOB_UNCHANGED) {
+        std::fwrite(in.data(), 1, in.size(), stdout);
+        spdlog::info("{}.{} ({}): unchanged", b.table, b.column, down ? "down" : "up");
+        return Status::ok();
+    }
+    if (rc == MIG_BLOB_CHANGED) {
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        return Status::ok();
+    }
+    return {Code::migration_failed, fmt::format("row error in {}.{} ({}) of '{}': {}", b.table, b.column,
+                                                down ? "down" : "up", revision,
+                                                err[0] ? err.data() : "(no message)")};
 }
 
 }  // namespace migrator

@@ -41,16 +41,26 @@ Status bad(const std::string& path, const std::string& what) {
     return {Code::plugin_set_invalid, fmt::format("plugin '{}': {}", path, what)};
 }
 
-// Splits "rev\0parent\0checksum\0description\0" (with padding) into its four strings.
-bool split_strings(const char* p, size_t n, std::string out[4]) {
+// Splits "rev\0parent\0checksum\0description\0" and the blob triples
+// "table\0column\0model\0"... (ended by an empty table name or the end) out of the note.
+bool split_strings(const char* p, size_t n, std::string head[4], std::vector<BlobMeta>& blobs) {
     size_t pos = 0;
-    for (int i = 0; i < 4; ++i) {
+    auto next = [&](std::string& out) {
+        if (pos >= n) return false;
         const void* nul = std::memchr(p + pos, '\0', n - pos);
         if (!nul) return false;
         size_t end = static_cast<size_t>(static_cast<const char*>(nul) - p);
-        out[i].assign(p + pos, end - pos);
+        out.assign(p + pos, end - pos);
         pos = end + 1;
-        if (i < 3 && pos >= n) return false;
+        return true;
+    };
+    for (int i = 0; i < 4; ++i)
+        if (!next(head[i])) return false;
+    blobs.clear();
+    BlobMeta b;
+    while (next(b.table) && !b.table.empty()) {
+        if (!next(b.column) || !next(b.model) || b.column.empty()) return false;
+        blobs.push_back(b);
     }
     return true;
 }
@@ -114,7 +124,8 @@ Status read_plugin_note(const std::string& path, PluginMeta& meta) {
                 return bad(path, fmt::format("metadata note format {} is unknown (expected {})",
                                              head[0], MIG_NOTE_FORMAT_V1));
             std::string s[4];
-            if (!split_strings(desc + 16, nh.n_descsz - 16, s))
+            std::vector<BlobMeta> blobs;
+            if (!split_strings(desc + 16, nh.n_descsz - 16, s, blobs))
                 return bad(path, "metadata note strings are malformed");
             meta.abi_minor = head[1];
             meta.flags = uint64_t{head[2]} | (uint64_t{head[3]} << 32);
@@ -122,6 +133,7 @@ Status read_plugin_note(const std::string& path, PluginMeta& meta) {
             meta.parent = std::move(s[1]);
             meta.checksum = std::move(s[2]);
             meta.description = std::move(s[3]);
+            meta.blobs = std::move(blobs);
             ++found;
         }
     }

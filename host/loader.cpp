@@ -33,6 +33,60 @@ Status same(const PluginMeta& m, const char* field, const std::string& note, con
     return Status::ok();
 }
 
+constexpr std::uint32_t kMaxBlobs = 1024;
+
+Status same_blob_field(const PluginMeta& m, std::uint32_t i, const char* field,
+                       const std::string& note, const char* actual) {
+    if (actual == nullptr)
+        return refuse(m, fmt::format("blob migration #{}: field '{}' is NULL", i, field));
+    if (note != actual)
+        return refuse(m, fmt::format("blob migration #{}: field '{}' is '{}' but the metadata note "
+                                     "says '{}'",
+                                     i, field, actual, note));
+    return Status::ok();
+}
+
+Status load_blobs(const PluginMeta& meta, const mig_plugin_v1& d, std::vector<mig_blob_migration_v1>& out) {
+    out.clear();
+    if (d.blob_count != meta.blobs.size())
+        return refuse(meta, fmt::format("descriptor declares {} blob migration(s) but the metadata "
+                                        "note lists {}",
+                                        d.blob_count, meta.blobs.size()));
+    if (d.blob_count == 0) return Status::ok();
+    if (d.blob_count > kMaxBlobs || d.blobs == nullptr)
+        return refuse(meta, fmt::format("descriptor field 'blobs' is {} with blob_count {}",
+                                        d.blobs ? "set" : "NULL", d.blob_count));
+    if (d.flags & MIG_FLAG_NO_TRANSACTION)
+        return refuse(meta, "blob migrations cannot run in a MIG_FLAG_NO_TRANSACTION revision");
+    const bool irreversible = (d.flags & MIG_FLAG_IRREVERSIBLE) != 0;
+    for (std::uint32_t i = 0; i < d.blob_count; ++i) {
+        const mig_blob_migration_v1* b = d.blobs[i];
+        if (b == nullptr) return refuse(meta, fmt::format("blob migration #{} is NULL", i));
+        std::uint32_t size = 0;
+        std::memcpy(&size, b, sizeof size);
+        if (size < MIG_BLOB_MIGRATION_V1_0_SIZE)
+            return refuse(meta, fmt::format("blob migration #{}: struct_size {} is smaller than the "
+                                            "ABI 1.0 size {}",
+                                            i, size, MIG_BLOB_MIGRATION_V1_0_SIZE));
+        mig_blob_migration_v1 c{};
+        std::memcpy(&c, b, std::min<std::size_t>(size, sizeof c));
+        if (c.abi_major != MIG_ABI_MAJOR)
+            return refuse(meta, fmt::format("blob migration #{}: abi_major is {}, expected {}", i,
+                                            c.abi_major, MIG_ABI_MAJOR));
+        const BlobMeta& n = meta.blobs[i];
+        MIG_TRY(same_blob_field(meta, i, "table", n.table, c.table));
+        MIG_TRY(same_blob_field(meta, i, "column", n.column, c.column));
+        MIG_TRY(same_blob_field(meta, i, "model", n.model, c.model));
+        if (c.up == nullptr) return refuse(meta, fmt::format("blob migration #{}: 'up' is NULL", i));
+        if (c.down == nullptr && !irreversible)
+            return refuse(meta, fmt::format("blob migration #{} ({}.{}): 'down' is NULL but the "
+                                            "revision is not flagged MIG_FLAG_IRREVERSIBLE",
+                                            i, n.table, n.column));
+        out.push_back(c);
+    }
+    return Status::ok();
+}
+
 }  // namespace
 
 Status load_plugin(const PluginMeta& meta, LoadedPlugin& out) {
@@ -83,6 +137,7 @@ Status load_plugin(const PluginMeta& meta, LoadedPlugin& out) {
         return refuse(meta, irreversible ? "flagged irreversible but has a 'down' step"
                                          : "'down' is NULL but the revision is not flagged "
                                            "MIG_FLAG_IRREVERSIBLE");
+    MIG_TRY(load_blobs(meta, copy, out.blobs));
     out.desc = copy;
     out.meta = &meta;
     return Status::ok();

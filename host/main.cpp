@@ -62,6 +62,16 @@ int main(int argc, char** argv) {
     auto* verify = app.add_subcommand("verify", "exit 0 when the DB is at head, 7 when it is behind; changes nothing");
     auto* history = app.add_subcommand("history", "every applied, reverted and stamped revision");
     auto* plugins = app.add_subcommand("plugins", "the plugin chain as discovered (no plugin is loaded)");
+    bool blob_down = false;
+    std::string blob_table, blob_column;
+    auto* blob = app.add_subcommand(
+        "blob",
+        "run one revision's blob transform on a value read from stdin: the result goes to stdout; "
+        "a row error goes to stderr with exit code 1 and nothing on stdout");
+    blob->add_option("revision", to, "revision id")->required();
+    blob->add_flag("--down", blob_down, "run the down transform");
+    blob->add_option("--table", blob_table, "table of the blob migration (when the revision has several)");
+    blob->add_option("--column", blob_column, "column of the blob migration");
 
     try {
         app.parse(argc, argv);
@@ -86,6 +96,7 @@ int main(int argc, char** argv) {
     else if (*verify) st = cmd_verify(g);
     else if (*history) st = cmd_history(g);
     else if (*plugins) st = cmd_plugins(g);
+    else if (*blob) st = cmd_blob(g, to, blob_down, blob_table, blob_column);
     if (!st) spdlog::error("{}", st.message());
     return exit_code(st.code());
 }

@@ -3,8 +3,17 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace migrator {
+
+// A blob migration as declared in the metadata note.
+struct BlobMeta {
+    std::string table;
+    std::string column;
+    std::string model;  // "" when none
+    bool operator==(const BlobMeta&) const = default;
+};
 
 struct PluginMeta {
     std::string file;  // absolute path
@@ -14,6 +23,7 @@ struct PluginMeta {
     std::string description;
     std::uint64_t flags = 0;
     std::uint32_t abi_minor = 0;
+    std::vector<BlobMeta> blobs;  // in declaration order
 };
 
 }  // namespace migrator

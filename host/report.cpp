@@ -29,6 +29,34 @@ void json_revision(JsonOut& j, const std::string& rev) {
     else j.value(rev);
 }
 
+void json_blobs(JsonOut& j, const std::vector<BlobStats>& blobs) {
+    j.key("blobs").begin_array();
+    for (const auto& b : blobs) {
+        j.begin_object()
+            .field("table", b.table)
+            .field("column", b.column)
+            .field("scanned", static_cast<std::int64_t>(b.scanned))
+            .field("changed", static_cast<std::int64_t>(b.changed))
+            .field("unchanged", static_cast<std::int64_t>(b.unchanged))
+            .field("failed", static_cast<std::int64_t>(b.failed))
+            .field("duration_ms", b.duration_ms)
+            .field("rows_per_s", b.duration_ms > 0 ? static_cast<double>(b.scanned) * 1000.0 / b.duration_ms : 0.0);
+        j.key("errors").begin_array();
+        for (const auto& e : b.errors) j.begin_object().field("rowid", e.rowid).field("message", e.message).end_object();
+        j.end_array().end_object();
+    }
+    j.end_array();
+}
+
+void print_blobs(const std::vector<BlobStats>& blobs) {
+    for (const auto& b : blobs) {
+        fmt::print("      blob {}.{}: {} scanned, {} changed, {} unchanged, {} failed, {:.1f} ms ({:.0f} rows/s)\n",
+                   b.table, b.column, b.scanned, b.changed, b.unchanged, b.failed, b.duration_ms,
+                   b.duration_ms > 0 ? static_cast<double>(b.scanned) * 1000.0 / b.duration_ms : 0.0);
+        for (const auto& e : b.errors) fmt::print("        rowid {}: {}\n", e.rowid, e.message);
+    }
+}
+
 }  // namespace
 
 void print_run(const GlobalOptions& g, const Plan& plan, const RunReport& r, const Status& st) {
@@ -48,8 +76,9 @@ void print_run(const GlobalOptions& g, const Plan& plan, const RunReport& r, con
                 .field("direction", direction_name(s.direction))
                 .field("duration_ms", s.duration_ms)
                 .field("rows_affected", s.rows_affected)
-                .field("committed", s.committed)
-                .end_object();
+                .field("committed", s.committed);
+            json_blobs(j, s.blobs);
+            j.end_object();
         }
         j.end_array();
         if (!st) {
@@ -57,6 +86,7 @@ void print_run(const GlobalOptions& g, const Plan& plan, const RunReport& r, con
                 .field("exit_code", exit_code(st.code())).field("message", st.message());
             j.key("revision");
             json_revision(j, r.failed_revision);
+            json_blobs(j, r.failed_blobs);
             j.end_object();
         }
         j.end_object();
@@ -67,9 +97,15 @@ void print_run(const GlobalOptions& g, const Plan& plan, const RunReport& r, con
         fmt::print("nothing to do: database is at {}\n", show(r.reached));
         return;
     }
-    for (const auto& s : r.steps)
+    for (const auto& s : r.steps) {
         fmt::print("{:<5} {:<40} {:>9.1f} ms {:>9} rows{}\n", direction_name(s.direction), s.revision,
                    s.duration_ms, s.rows_affected, s.committed ? "" : "  (rolled back)");
+        print_blobs(s.blobs);
+    }
+    if (!st && !r.failed_blobs.empty()) {
+        fmt::print("{:<5} {:<40} FAILED\n", direction_name(plan.direction), r.failed_revision);
+        print_blobs(r.failed_blobs);
+    }
     if (st) {
         fmt::print("database is at {} ({} revision(s) {})\n", show(r.reached), r.steps.size(),
                    plan.direction == Direction::up ? "applied" : "reverted");

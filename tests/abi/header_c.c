@@ -15,7 +15,7 @@ static mig_status up_step(const mig_host_v1 *host, mig_error_buf *err) {
 
 static const mig_plugin_v1 descriptor = {
     sizeof(mig_plugin_v1), MIG_ABI_MAJOR, MIG_ABI_MINOR, "0001_c", "", "plain C", "00",
-    MIG_FLAG_IRREVERSIBLE, up_step, NULL};
+    MIG_FLAG_IRREVERSIBLE, up_step, NULL, 0, NULL};
 
 #ifdef __cplusplus
 extern "C"

@@ -8,4 +8,18 @@ static void up(migrator::Host& db) {
 }
 static void down(migrator::Host& db) { db.exec("SELECT 1"); }
 
-MIGRATOR_PLUGIN("0001_sdk", "", "SDK compile test", 0, up, down)
+static migrator::BlobResult to_v2(std::string_view in, std::string& out, std::string& err) {
+    if (in.empty()) {
+        err = "empty";
+        return migrator::BlobResult::error;
+    }
+    out.assign(in);
+    return migrator::BlobResult::changed;
+}
+
+constexpr migrator::Blob kBlobs[] = {
+    migrator::blob<to_v2, to_v2>("saved_agent_message", "data", "SavedAgentMessage"),
+    migrator::blob<to_v2, to_v2>("task", "title", ""),
+};
+
+MIGRATOR_PLUGIN_BLOBS("0001_sdk", "", "SDK compile test", 0, up, down, kBlobs)

@@ -20,6 +20,8 @@
 
 #include <migrator/plugin_api.h>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -208,6 +210,26 @@ private:
     const mig_host_v1* h_;
 };
 
+// A revision step that does nothing: for revisions that only migrate blobs.
+inline void no_sql(Host&) {}
+
+// What a blob transform body reports; a row error may also be thrown (any std::exception).
+enum class BlobResult { changed, unchanged, error };
+// A blob transform body: reads `in`, writes the new value to `out` (cleared before the call,
+// reused across rows by the same thread), or a message to `err` and returns error.
+using BlobBody = BlobResult (*)(std::string_view in, std::string& out, std::string& err);
+
+// One blob migration, for MIGRATOR_PLUGIN_BLOBS:
+//   constexpr migrator::Blob kBlobs[] = {
+//       migrator::blob<up_fn, down_fn>("saved_agent_message", "data", "SavedAgentMessage")};
+struct Blob {
+    const char* table;
+    const char* column;
+    const char* model;
+    mig_blob_fn up;
+    mig_blob_fn down;
+};
+
 namespace detail {
 using StepBody = void (*)(Host&);
 
@@ -228,8 +250,116 @@ constexpr mig_step_fn make_step() {
     }
 }
 
-constexpr std::uint32_t pad4(std::size_t n) { return static_cast<std::uint32_t>((n + 3) & ~std::size_t{3}); }
+template <BlobBody F>
+mig_status blob_trampoline(const char* in, size_t in_len, const mig_sink* sink,
+                           mig_error_buf* err) {
+    // Per-thread scratch: no allocation per row once the buffers have grown.
+    thread_local std::string out;
+    thread_local std::string msg;
+    out.clear();
+    msg.clear();
+    BlobResult r = BlobResult::error;
+    mig_status st = guard(err, [&] { r = F(std::string_view(in, in_len), out, msg); });
+    if (st != MIG_OK) return st;
+    if (r == BlobResult::unchanged) return MIG_BLOB_UNCHANGED;
+    if (r == BlobResult::error) {
+        write_error(err, msg.empty() ? std::string_view("row error (no message)") : msg);
+        return MIG_ERROR;
+    }
+    if (sink->write(sink->ctx, out.data(), out.size()) != MIG_OK) {
+        write_error(err, "the host refused the output (value too large)");
+        return MIG_ERROR;
+    }
+    return MIG_BLOB_CHANGED;
+}
+
+template <auto F>
+constexpr mig_blob_fn make_blob_fn() {
+    if constexpr (std::is_same_v<decltype(F), std::nullptr_t>) {
+        return nullptr;
+    } else {
+        return &blob_trampoline<F>;
+    }
+}
+
+constexpr std::size_t cstrlen(const char* s) {
+    std::size_t n = 0;
+    while (s[n] != '\0') ++n;
+    return n;
+}
+constexpr std::size_t pad4(std::size_t n) { return (n + 3) & ~std::size_t{3}; }
+
+// Size of the note's string area (see MIG_NOTE_* in plugin_api.h), padded to 4.
+constexpr std::size_t note_strings_size(const char* rev, const char* parent, const char* sum,
+                                        const char* desc, const Blob* blobs, std::size_t n) {
+    std::size_t size = cstrlen(rev) + cstrlen(parent) + cstrlen(sum) + cstrlen(desc) + 4;
+    for (std::size_t i = 0; i < n; ++i)
+        size += cstrlen(blobs[i].table) + cstrlen(blobs[i].column) + cstrlen(blobs[i].model) + 3;
+    return pad4(size + 1);  // + the empty table name that ends the blob list
+}
+
+template <std::size_t Size>
+constexpr std::array<char, Size> note_strings(const char* rev, const char* parent, const char* sum,
+                                              const char* desc, const Blob* blobs, std::size_t n) {
+    std::array<char, Size> out{};
+    std::size_t pos = 0;
+    auto put = [&](const char* s) {
+        while (*s != '\0') out[pos++] = *s++;
+        out[pos++] = '\0';
+    };
+    put(rev);
+    put(parent);
+    put(sum);
+    put(desc);
+    for (std::size_t i = 0; i < n; ++i) {
+        put(blobs[i].table);
+        put(blobs[i].column);
+        put(blobs[i].model);
+    }
+    return out;
+}
+
+template <std::size_t N>
+constexpr std::array<mig_blob_migration_v1, N> blob_descs(const Blob* blobs) {
+    std::array<mig_blob_migration_v1, N> out{};
+    for (std::size_t i = 0; i < N; ++i)
+        out[i] = {static_cast<std::uint32_t>(sizeof(mig_blob_migration_v1)), MIG_ABI_MAJOR,
+                  MIG_ABI_MINOR, blobs[i].table, blobs[i].column, blobs[i].model,
+                  blobs[i].up, blobs[i].down};
+    return out;
+}
+
+template <std::size_t N, std::size_t... I>
+constexpr std::array<const mig_blob_migration_v1*, N> blob_ptrs_impl(
+    const std::array<mig_blob_migration_v1, N>& d, std::index_sequence<I...>) {
+    return {{&d[I]...}};
+}
+template <std::size_t N>
+constexpr std::array<const mig_blob_migration_v1*, N> blob_ptrs(
+    const std::array<mig_blob_migration_v1, N>& d) {
+    return blob_ptrs_impl(d, std::make_index_sequence<N>{});
+}
+
+constexpr bool blobs_reversible(const Blob* blobs, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i)
+        if (blobs[i].down == nullptr) return false;
+    return true;
+}
+constexpr bool blobs_complete(const Blob* blobs, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i)
+        if (blobs[i].up == nullptr || blobs[i].table == nullptr || blobs[i].column == nullptr ||
+            blobs[i].model == nullptr || blobs[i].table[0] == '\0' || blobs[i].column[0] == '\0')
+            return false;
+    return true;
+}
 }  // namespace detail
+
+// Declares a blob migration: UP and DOWN are BlobBody functions (DOWN may be nullptr in an
+// irreversible revision); MODEL names the frozen JSON Schema the output follows, or "".
+template <auto Up, auto Down>
+constexpr Blob blob(const char* table, const char* column, const char* model) {
+    return Blob{table, column, model, detail::make_blob_fn<Up>(), detail::make_blob_fn<Down>()};
+}
 }  // namespace migrator
 
 #ifndef MIGRATOR_SOURCE_CHECKSUM
@@ -237,49 +367,70 @@ constexpr std::uint32_t pad4(std::size_t n) { return static_cast<std::uint32_t>(
 #endif
 
 // Emits the plugin's descriptor, its entry point and its metadata note from the same
-// literals. REVISION, PARENT and DESCRIPTION must be string literals; FLAGS an integer
-// constant (MIG_FLAG_* bits); UP a `void(migrator::Host&)` function; DOWN the same or nullptr
-// (then FLAGS must include MIG_FLAG_IRREVERSIBLE). Use once per plugin, at namespace scope.
-#define MIGRATOR_PLUGIN(REVISION, PARENT, DESCRIPTION, FLAGS, UP, DOWN)                        \
-    namespace {                                                                               \
-    constexpr char migrator_note_strings_[] =                                                 \
-        REVISION "\0" PARENT "\0" MIGRATOR_SOURCE_CHECKSUM "\0" DESCRIPTION;                  \
-    struct migrator_note_t {                                                                  \
-        std::uint32_t namesz, descsz, type;                                                   \
-        char name[12];                                                                        \
-        std::uint32_t format, abi_minor, flags_lo, flags_hi;                                  \
-        char strings[::migrator::detail::pad4(sizeof(migrator_note_strings_))];               \
-    };                                                                                        \
-    __attribute__((section(MIG_NOTE_SECTION), used, aligned(4))) const migrator_note_t        \
-        migrator_note_ = {                                                                    \
-            sizeof(MIG_NOTE_NAME),                                                            \
-            static_cast<std::uint32_t>(16 + sizeof(migrator_note_t::strings)),                \
-            MIG_NOTE_TYPE_V1,                                                                 \
-            MIG_NOTE_NAME,                                                                    \
-            MIG_NOTE_FORMAT_V1,                                                               \
-            MIG_ABI_MINOR,                                                                    \
-            static_cast<std::uint32_t>(static_cast<std::uint64_t>(FLAGS) & 0xffffffffu),      \
-            static_cast<std::uint32_t>(static_cast<std::uint64_t>(FLAGS) >> 32),              \
-            REVISION "\0" PARENT "\0" MIGRATOR_SOURCE_CHECKSUM "\0" DESCRIPTION};             \
-    constexpr mig_plugin_v1 migrator_descriptor_ = {                                          \
-        static_cast<std::uint32_t>(sizeof(mig_plugin_v1)),                                    \
-        MIG_ABI_MAJOR,                                                                        \
-        MIG_ABI_MINOR,                                                                        \
-        REVISION,                                                                             \
-        PARENT,                                                                               \
-        DESCRIPTION,                                                                          \
-        MIGRATOR_SOURCE_CHECKSUM,                                                             \
-        static_cast<std::uint64_t>(FLAGS),                                                    \
-        ::migrator::detail::make_step<UP>(),                                                  \
-        ::migrator::detail::make_step<DOWN>()};                                               \
-    static_assert(::migrator::detail::make_step<UP>() != nullptr, "UP must be a function");   \
-    static_assert((::migrator::detail::make_step<DOWN>() == nullptr) ==                       \
-                      ((static_cast<std::uint64_t>(FLAGS) & MIG_FLAG_IRREVERSIBLE) != 0),     \
-                  "DOWN is nullptr exactly when FLAGS has MIG_FLAG_IRREVERSIBLE");            \
-    }                                                                                         \
-    extern "C" __attribute__((visibility("default"))) const mig_plugin_v1* mig_get_plugin_v1( \
-        std::uint32_t host_abi_major, std::uint32_t /*host_abi_minor*/) {                     \
-        return host_abi_major == MIG_ABI_MAJOR ? &migrator_descriptor_ : nullptr;             \
+// constants, so the two can never disagree. REVISION, PARENT and DESCRIPTION are string
+// constants; FLAGS an integer constant (MIG_FLAG_* bits); UP a `void(migrator::Host&)`
+// function (migrator::no_sql for none); DOWN the same, or nullptr exactly when FLAGS has
+// MIG_FLAG_IRREVERSIBLE. Use once per plugin, at namespace scope.
+#define MIGRATOR_PLUGIN(REVISION, PARENT, DESCRIPTION, FLAGS, UP, DOWN) \
+    MIGRATOR_PLUGIN_IMPL_(REVISION, PARENT, DESCRIPTION, FLAGS, UP, DOWN, nullptr, 0)
+
+// The same, for a revision with blob migrations: BLOBS is a constexpr array of migrator::Blob
+// (see migrator::blob). They run after UP (and before DOWN), in the same transaction.
+#define MIGRATOR_PLUGIN_BLOBS(REVISION, PARENT, DESCRIPTION, FLAGS, UP, DOWN, BLOBS) \
+    MIGRATOR_PLUGIN_IMPL_(REVISION, PARENT, DESCRIPTION, FLAGS, UP, DOWN, BLOBS,      \
+                          (sizeof(BLOBS) / sizeof(::migrator::Blob)))
+
+#define MIGRATOR_PLUGIN_IMPL_(REVISION, PARENT, DESCRIPTION, FLAGS, UP, DOWN, BLOBS_PTR, NBLOBS) \
+    namespace {                                                                                 \
+    constexpr std::size_t migrator_note_size_ = ::migrator::detail::note_strings_size(          \
+        REVISION, PARENT, MIGRATOR_SOURCE_CHECKSUM, DESCRIPTION, BLOBS_PTR, NBLOBS);            \
+    struct migrator_note_t {                                                                    \
+        std::uint32_t namesz, descsz, type;                                                     \
+        char name[12];                                                                          \
+        std::uint32_t format, abi_minor, flags_lo, flags_hi;                                    \
+        std::array<char, migrator_note_size_> strings;                                          \
+    };                                                                                          \
+    __attribute__((section(MIG_NOTE_SECTION), used, aligned(4))) const migrator_note_t          \
+        migrator_note_ = {                                                                      \
+            sizeof(MIG_NOTE_NAME),                                                              \
+            static_cast<std::uint32_t>(16 + migrator_note_size_),                               \
+            MIG_NOTE_TYPE_V1,                                                                   \
+            MIG_NOTE_NAME,                                                                      \
+            MIG_NOTE_FORMAT_V1,                                                                 \
+            MIG_ABI_MINOR,                                                                      \
+            static_cast<std::uint32_t>(static_cast<std::uint64_t>(FLAGS) & 0xffffffffu),        \
+            static_cast<std::uint32_t>(static_cast<std::uint64_t>(FLAGS) >> 32),                \
+            ::migrator::detail::note_strings<migrator_note_size_>(                              \
+                REVISION, PARENT, MIGRATOR_SOURCE_CHECKSUM, DESCRIPTION, BLOBS_PTR, NBLOBS)};   \
+    constexpr auto migrator_blob_descs_ = ::migrator::detail::blob_descs<NBLOBS>(BLOBS_PTR);    \
+    constexpr auto migrator_blob_ptrs_ = ::migrator::detail::blob_ptrs(migrator_blob_descs_);   \
+    constexpr mig_plugin_v1 migrator_descriptor_ = {                                            \
+        static_cast<std::uint32_t>(sizeof(mig_plugin_v1)),                                      \
+        MIG_ABI_MAJOR,                                                                          \
+        MIG_ABI_MINOR,                                                                          \
+        REVISION,                                                                               \
+        PARENT,                                                                                 \
+        DESCRIPTION,                                                                            \
+        MIGRATOR_SOURCE_CHECKSUM,                                                               \
+        static_cast<std::uint64_t>(FLAGS),                                                      \
+        ::migrator::detail::make_step<UP>(),                                                    \
+        ::migrator::detail::make_step<DOWN>(),                                                  \
+        static_cast<std::uint32_t>(NBLOBS),                                                     \
+        (NBLOBS) > 0 ? migrator_blob_ptrs_.data() : nullptr};                                   \
+    static_assert(::migrator::detail::make_step<UP>() != nullptr,                               \
+                  "UP must be a function (migrator::no_sql for none)");                         \
+    static_assert((::migrator::detail::make_step<DOWN>() == nullptr) ==                         \
+                      ((static_cast<std::uint64_t>(FLAGS) & MIG_FLAG_IRREVERSIBLE) != 0),       \
+                  "DOWN is nullptr exactly when FLAGS has MIG_FLAG_IRREVERSIBLE");              \
+    static_assert(::migrator::detail::blobs_complete(BLOBS_PTR, NBLOBS),                        \
+                  "every blob migration needs a table, a column, a model (\"\" for none) and UP"); \
+    static_assert(::migrator::detail::blobs_reversible(BLOBS_PTR, NBLOBS) ||                    \
+                      (static_cast<std::uint64_t>(FLAGS) & MIG_FLAG_IRREVERSIBLE) != 0,         \
+                  "a blob migration without DOWN needs MIG_FLAG_IRREVERSIBLE");                 \
+    }                                                                                           \
+    extern "C" __attribute__((visibility("default"))) const mig_plugin_v1* mig_get_plugin_v1(   \
+        std::uint32_t host_abi_major, std::uint32_t /*host_abi_minor*/) {                       \
+        return host_abi_major == MIG_ABI_MAJOR ? &migrator_descriptor_ : nullptr;               \
     }
 
 #endif  // MIGRATOR_PLUGIN_HPP

@@ -193,8 +193,8 @@ typedef struct mig_host_v1 {
 /* ---------------------------------------------------------------------------------------
  * Error buffer given to up/down. Host-owned; valid during the call only.
  * The plugin writes at most `cap` bytes including a terminating NUL into `data`. The host
- * zero-fills it before the call and forces data[cap-1] = 0 afterwards, so a plugin that
- * writes too much text is truncated, never overflowed (as long as it honours cap).
+ * sets data[0] = 0 before the call and data[cap-1] = 0 afterwards, so a message the plugin
+ * forgot to terminate is cut, never overrun (as long as the plugin honours cap).
  * ------------------------------------------------------------------------------------- */
 typedef struct mig_error_buf {
     char *data;
@@ -205,6 +205,56 @@ typedef struct mig_error_buf {
  * Returns MIG_OK on success; any other status fails the revision and the host rolls it back.
  * Called on one thread; never concurrently with another step of the same process. */
 typedef mig_status (*mig_step_fn)(const mig_host_v1 *host, mig_error_buf *err);
+
+/* ---------------------------------------------------------------------------------------
+ * Blob migrations: rewrites of one column's values (JSON documents, typically) that the host
+ * runs itself, so that it can stream, batch, parallelise, count, validate and dry-run them.
+ * ------------------------------------------------------------------------------------- */
+
+/* Transform outcomes (besides failure statuses). */
+/* The value stays as it is; whatever was written to the sink is discarded. */
+#define MIG_BLOB_UNCHANGED 200
+/* The value becomes exactly the bytes written to the sink during this call. */
+#define MIG_BLOB_CHANGED 201
+
+/* Where a transform writes its output. Host-owned; valid during one transform call only.
+ * write(): appends data[0..len) (data may be NULL when len is 0). Returns MIG_OK, or
+ * MIG_ERROR when the host will not take more (the value exceeds the host's limit); the
+ * transform should then return MIG_ERROR. Only the calling thread may use the sink. */
+typedef struct mig_sink {
+    void *ctx;
+    mig_status (*write)(void *ctx, const char *data, size_t len);
+} mig_sink;
+
+/* A transform of one value. It must be pure and thread-safe: the host calls it concurrently
+ * from several worker threads, each call with its own arguments; it gets no host services,
+ * does no I/O and keeps no mutable global state (thread_local scratch space is fine).
+ * in/in_len: the stored value's bytes (TEXT as UTF-8 as stored, not validated, not
+ *            NUL-terminated), host-owned, valid during the call.
+ * out:       the sink for the new value.
+ * err:       host-owned error buffer (see mig_error_buf).
+ * Returns MIG_BLOB_CHANGED, MIG_BLOB_UNCHANGED, or any failure status: a row error whose
+ * message is in err. On a row error the host discards the partial output and never writes
+ * the row; by default the row error fails the revision. */
+typedef mig_status (*mig_blob_fn)(const char *in, size_t in_len, const mig_sink *out,
+                                  mig_error_buf *err);
+
+/* One blob migration of a revision. Static, const, owned by the plugin (like the descriptor).
+ * The host applies `up` to every non-NULL value of table.column, in rowid order, after the
+ * revision's SQL `up` step and in the same transaction; `down` runs before the SQL `down`
+ * step. Tables must have a rowid (WITHOUT ROWID tables are refused). */
+typedef struct mig_blob_migration_v1 {
+    uint32_t struct_size; /* sizeof(mig_blob_migration_v1) as the plugin compiled it */
+    uint16_t abi_major;
+    uint16_t abi_minor;
+    const char *table;  /* table name, unquoted, NUL-terminated */
+    const char *column; /* column name, unquoted, NUL-terminated */
+    /* Name of the blob model whose frozen JSON Schema the output must satisfy (e.g.
+     * "SavedAgentMessage"), or "" when there is none. Used for validation in dry runs. */
+    const char *model;
+    mig_blob_fn up;   /* must not be NULL */
+    mig_blob_fn down; /* NULL only in an irreversible revision */
+} mig_blob_migration_v1;
 
 /* ---------------------------------------------------------------------------------------
  * The plugin descriptor: static, const, owned by the plugin, alive as long as the library
@@ -233,11 +283,20 @@ typedef struct mig_plugin_v1 {
     mig_step_fn up;
     /* Reverts the revision. NULL if and only if MIG_FLAG_IRREVERSIBLE is set. */
     mig_step_fn down;
+    /* The revision's blob migrations: blob_count pointers to static descriptors (pointers,
+     * not an array of structs, so each can grow on its own). blobs may be NULL when
+     * blob_count is 0. Not allowed with MIG_FLAG_NO_TRANSACTION. */
+    uint32_t blob_count;
+    const mig_blob_migration_v1 *const *blobs;
 } mig_plugin_v1;
 
 /* Size of the 1.0 layout (fixed forever, unlike sizeof, which grows with later minors).
  * The host refuses a descriptor whose struct_size is smaller. */
-#define MIG_PLUGIN_V1_0_SIZE ((uint32_t)(offsetof(mig_plugin_v1, down) + sizeof(mig_step_fn)))
+#define MIG_PLUGIN_V1_0_SIZE \
+    ((uint32_t)(offsetof(mig_plugin_v1, blobs) + sizeof(((mig_plugin_v1 *)0)->blobs)))
+/* Size of the 1.0 layout of mig_blob_migration_v1. */
+#define MIG_BLOB_MIGRATION_V1_0_SIZE \
+    ((uint32_t)(offsetof(mig_blob_migration_v1, down) + sizeof(mig_blob_fn)))
 
 /* ---------------------------------------------------------------------------------------
  * The entry point: the only symbol a plugin exports.
@@ -264,7 +323,9 @@ typedef const mig_plugin_v1 *(*mig_get_plugin_v1_fn)(uint32_t host_abi_major,
  *   uint32_t flags_lo;      low 32 bits of mig_plugin_v1.flags
  *   uint32_t flags_hi;      high 32 bits
  *   char     strings[];     revision "\0" parent "\0" checksum "\0" description "\0"
- *                           followed by zero padding to a multiple of 4
+ *                           then, per blob migration, table "\0" column "\0" model "\0"
+ *                           (an empty table name ends the list), then zero padding to a
+ *                           multiple of 4
  *
  * All integers are in the file's byte order. The host plans from the note alone and, after
  * loading a plugin it runs, refuses it if the descriptor disagrees with the note. The SDK

@@ -1,0 +1,232 @@
+#include "blob_engine.h"
+
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "worker_pool.h"
+
+namespace migrator {
+namespace {
+
+constexpr std::uint32_t kErrCap = 4096;
+constexpr std::size_t kChunk = 32;  // rows a worker claims at a time
+
+struct Row {
+    std::int64_t rowid = 0;
+    bool is_blob = false;
+    std::size_t in_off = 0;
+    std::size_t in_len = 0;
+    mig_status result = MIG_OK;
+    std::string out;
+    std::string err;
+};
+
+// One batch: the input bytes of all its rows in one buffer, plus per-row results. Buffers
+// keep their capacity from batch to batch, so steady state allocates nothing.
+struct Batch {
+    std::string input;
+    std::vector<Row> rows;
+    std::size_t count = 0;
+    void clear() {
+        input.clear();
+        count = 0;
+    }
+};
+
+struct SinkCtx {
+    std::string* out;
+    std::size_t limit;
+};
+
+mig_status sink_write(void* ctx, const char* data, size_t len) {
+    auto* s = static_cast<SinkCtx*>(ctx);
+    if (len == 0) return MIG_OK;
+    if (s->out->size() + len > s->limit) return MIG_ERROR;
+    s->out->append(data, len);
+    return MIG_OK;
+}
+
+void transform_rows(Batch& b, std::atomic<std::size_t>& next, mig_blob_fn fn, std::size_t limit) {
+    std::array<char, kErrCap> err{};
+    mig_error_buf eb{err.data(), kErrCap};
+    while (true) {
+        std::size_t start = next.fetch_add(kChunk, std::memory_order_relaxed);
+        if (start >= b.count) return;
+        std::size_t end = std::min(start + kChunk, b.count);
+        for (std::size_t i = start; i < end; ++i) {
+            Row& r = b.rows[i];
+            r.out.clear();
+            r.err.clear();
+            SinkCtx sc{&r.out, limit};
+            mig_sink sink{&sc, sink_write};
+            err[0] = '\0';
+            r.result = fn(b.input.data() + r.in_off, r.in_len, &sink, &eb);
+            err[kErrCap - 1] = '\0';
+            if (r.result != MIG_BLOB_CHANGED && r.result != MIG_BLOB_UNCHANGED) {
+                r.err = err[0] ? err.data() : fmt::format("row error (status {}, no message)", r.result);
+                r.out.clear();
+            }
+        }
+    }
+}
+
+}  // namespace
+
+std::string quote_ident(const std::string& name) {
+    std::string q = "\"";
+    for (char c : name) {
+        if (c == '"') q += '"';
+        q += c;
+    }
+    q += '"';
+    return q;
+}
+
+Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction dir,
+                          const BlobOptions& opts, const std::atomic<bool>& cancel,
+                          BlobStats& stats) {
+    const auto t0 = std::chrono::steady_clock::now();
+    stats = BlobStats{};
+    stats.table = blob.table;
+    stats.column = blob.column;
+    const std::string where = fmt::format("blob migration {}.{} ({})", stats.table, stats.column,
+                                          direction_name(dir));
+    mig_blob_fn fn = dir == Direction::up ? blob.up : blob.down;
+    if (fn == nullptr) return {Code::migration_failed, where + ": no transform for this direction"};
+
+    // The table must exist, have a rowid, and have the column.
+    {
+        Stmt s;
+        MIG_TRY(db.prepare("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1 AND type = 'table'", s));
+        s.bind(1, std::string_view(stats.table));
+        Status st;
+        if (!s.step(st)) {
+            MIG_TRY(st);
+            return {Code::migration_failed, fmt::format("{}: table '{}' does not exist", where, stats.table)};
+        }
+        if (s.int64(0) != 0)
+            return {Code::migration_failed,
+                    fmt::format("{}: table '{}' is WITHOUT ROWID, which blob migrations do not support",
+                                where, stats.table)};
+        Stmt c;
+        MIG_TRY(db.prepare("SELECT 1 FROM pragma_table_xinfo(?1) WHERE name = ?2", c));
+        c.bind(1, std::string_view(stats.table)).bind(2, std::string_view(stats.column));
+        if (!c.step(st)) {
+            MIG_TRY(st);
+            return {Code::migration_failed,
+                    fmt::format("{}: table '{}' has no column '{}'", where, stats.table, stats.column)};
+        }
+    }
+
+    const std::string t = quote_ident(stats.table), c = quote_ident(stats.column);
+    Stmt reader, writer;
+    MIG_TRY(db.prepare(fmt::format("SELECT rowid, {1}, typeof({1}) = 'blob' FROM {0} WHERE rowid >= ?1 "
+                                   "AND {1} IS NOT NULL ORDER BY rowid",
+                                   t, c),
+                       reader));
+    MIG_TRY(db.prepare(fmt::format("UPDATE {} SET {} = ?1 WHERE rowid = ?2", t, c), writer));
+    const std::size_t limit = static_cast<std::size_t>(sqlite3_limit(db.get(), SQLITE_LIMIT_LENGTH, -1));
+
+    std::int64_t next_min = INT64_MIN;  // every rowid below has been read
+    bool exhausted = false;
+    auto read_batch = [&](Batch& b) -> Status {
+        b.clear();
+        if (exhausted) return Status::ok();
+        reader.reset();
+        reader.bind(1, next_min);
+        Status st;
+        while (b.count < opts.batch_rows && b.input.size() < opts.batch_bytes) {
+            if (!reader.step(st)) {
+                exhausted = st.is_ok();
+                break;
+            }
+            if (b.rows.size() <= b.count) b.rows.emplace_back();
+            Row& r = b.rows[b.count++];
+            r.rowid = reader.int64(0);
+            r.is_blob = reader.int64(2) != 0;
+            const void* p = r.is_blob ? sqlite3_column_blob(reader.get(), 1)
+                                      : static_cast<const void*>(sqlite3_column_text(reader.get(), 1));
+            r.in_len = static_cast<std::size_t>(sqlite3_column_bytes(reader.get(), 1));
+            r.in_off = b.input.size();
+            if (r.in_len) b.input.append(static_cast<const char*>(p), r.in_len);
+            if (r.rowid == INT64_MAX) {
+                exhausted = true;
+                break;
+            }
+            next_min = r.rowid + 1;
+        }
+        reader.reset();
+        return st;
+    };
+    auto write_batch = [&](Batch& b) -> Status {
+        for (std::size_t i = 0; i < b.count; ++i) {
+            const Row& r = b.rows[i];
+            if (r.result != MIG_BLOB_CHANGED) continue;
+            if (r.is_blob)
+                sqlite3_bind_blob64(writer.get(), 1, r.out.data(), r.out.size(), SQLITE_STATIC);
+            else
+                sqlite3_bind_text64(writer.get(), 1, r.out.data(), r.out.size(), SQLITE_STATIC, SQLITE_UTF8);
+            writer.bind(2, r.rowid);
+            Status st = writer.run();
+            if (!st) return st.with_context(fmt::format("{}: writing rowid {}: ", where, r.rowid));
+        }
+        return Status::ok();
+    };
+    // Tallies a transformed batch; true when it holds row errors.
+    auto tally = [&](const Batch& b) {
+        for (std::size_t i = 0; i < b.count; ++i) {
+            const Row& r = b.rows[i];
+            ++stats.scanned;
+            if (r.result == MIG_BLOB_CHANGED) ++stats.changed;
+            else if (r.result == MIG_BLOB_UNCHANGED) ++stats.unchanged;
+            else {
+                ++stats.failed;
+                if (stats.errors.size() < opts.max_reported_errors) stats.errors.push_back({r.rowid, r.err});
+            }
+        }
+        return stats.failed > 0;
+    };
+
+    unsigned workers = opts.workers ? opts.workers : std::max(1u, std::thread::hardware_concurrency());
+    WorkerPool pool(workers);
+    std::array<Batch, 3> batches;
+    Batch* prev = &batches[0];
+    Batch* cur = &batches[1];
+    Batch* next = &batches[2];
+    prev->clear();
+    MIG_TRY(read_batch(*cur));
+    Status io;
+    while (cur->count > 0) {
+        std::atomic<std::size_t> index{0};
+        pool.start([&] { transform_rows(*cur, index, fn, limit); });
+        // While the workers transform `cur`: write `prev`, read `next` (main thread only).
+        io = write_batch(*prev);
+        if (io) io = read_batch(*next);
+        pool.wait();
+        if (!io) return io;
+        if (tally(*cur)) break;
+        if (cancel.load()) return {Code::cancelled, where + ": cancelled by the operator"};
+        std::swap(prev, cur);
+        std::swap(cur, next);
+    }
+    if (stats.failed == 0) MIG_TRY(write_batch(*prev));
+    stats.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (stats.failed > 0) {
+        const RowError& e = stats.errors.front();
+        return {Code::migration_failed,
+                fmt::format("{}: {} row error(s) in the first {} rows read; first: rowid {}: {}. "
+                            "The rows are unchanged; reproduce one with `migrator blob`",
+                            where, stats.failed, stats.scanned, e.rowid, e.message)};
+    }
+    spdlog::info("{}: {} rows, {} changed, {} unchanged in {:.0f} ms ({:.0f} rows/s)", where,
+                 stats.scanned, stats.changed, stats.unchanged, stats.duration_ms,
+                 stats.duration_ms > 0 ? static_cast<double>(stats.scanned) * 1000.0 / stats.duration_ms : 0.0);
+    return Status::ok();
+}
+
+}  // namespace migrator

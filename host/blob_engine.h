@@ -1,0 +1,53 @@
+// Stage: the blob engine. Applies one blob migration (a plugin's pure transform) to every
+// value of table.column: streamed in rowid order in bounded batches, transformed by a pool of
+// worker threads while the main thread reads the next batch and writes the previous one
+// (SQLite is used from the main thread only), changed rows written with one prepared UPDATE.
+// Runs inside the caller's transaction; a failure leaves the rollback to the caller.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "db.h"
+#include "migrator/plugin_api.h"
+#include "plan.h"
+#include "status.h"
+
+namespace migrator {
+
+struct BlobOptions {
+    unsigned workers = 0;                     // 0: one per core
+    std::size_t batch_rows = 4096;            // rows per batch, at most
+    std::size_t batch_bytes = 16u << 20;      // input bytes per batch, at most (one row may exceed)
+    std::size_t max_reported_errors = 10;     // row errors kept for the report
+};
+
+struct RowError {
+    std::int64_t rowid = 0;
+    std::string message;
+};
+
+struct BlobStats {
+    std::string table;
+    std::string column;
+    std::uint64_t scanned = 0;  // non-NULL values read
+    std::uint64_t changed = 0;
+    std::uint64_t unchanged = 0;
+    std::uint64_t failed = 0;
+    double duration_ms = 0;
+    std::vector<RowError> errors;  // the first max_reported_errors
+};
+
+// Runs `blob`'s up (or down) transform over its column. Row errors fail it (migration_failed,
+// naming the first failing rowid and its message) after the batch that holds them; nothing
+// of a failing row is ever written.
+Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction dir,
+                          const BlobOptions& opts, const std::atomic<bool>& cancel,
+                          BlobStats& stats);
+
+// Double-quotes an SQL identifier.
+std::string quote_ident(const std::string& name);
+
+}  // namespace migrator
