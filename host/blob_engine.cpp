@@ -1,5 +1,6 @@
 #include "blob_engine.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -8,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "json_out.h"
 #include "worker_pool.h"
 
 namespace migrator {
@@ -68,7 +70,8 @@ void transform_rows(Batch& b, std::atomic<std::size_t>& next, mig_blob_fn fn, st
             r.result = fn(b.input.data() + r.in_off, r.in_len, &sink, &eb);
             err[kErrCap - 1] = '\0';
             if (r.result != MIG_BLOB_CHANGED && r.result != MIG_BLOB_UNCHANGED) {
-                r.err = err[0] ? err.data() : fmt::format("row error (status {}, no message)", r.result);
+                r.err = err[0] ? utf8_sanitize(err.data())
+                               : fmt::format("row error (status {}, no message)", r.result);
                 r.out.clear();
             }
         }
@@ -133,6 +136,24 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
     const std::size_t limit = static_cast<std::size_t>(sqlite3_limit(db.get(), SQLITE_LIMIT_LENGTH, -1));
 
     std::int64_t next_min = INT64_MIN;  // every rowid below has been read
+    std::int64_t lo = 0, hi = 0;
+    {
+        Stmt r;
+        MIG_TRY(db.prepare(fmt::format("SELECT min(rowid), max(rowid) FROM {}", t), r));
+        Status st;
+        if (r.step(st)) {
+            lo = r.int64(0);
+            hi = r.int64(1);
+        }
+        MIG_TRY(st);
+    }
+    auto report_progress = [&](std::int64_t rowid) {
+        if (!opts.progress) return;
+        double f = hi > lo ? (static_cast<double>(rowid) - static_cast<double>(lo)) /
+                                 (static_cast<double>(hi) - static_cast<double>(lo))
+                           : 1.0;
+        opts.progress(stats.table, stats.column, stats.scanned, std::clamp(f, 0.0, 1.0));
+    };
     bool exhausted = false;
     auto read_batch = [&](Batch& b) -> Status {
         b.clear();
@@ -210,6 +231,7 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
         pool.wait();
         if (!io) return io;
         if (tally(*cur)) break;
+        report_progress(cur->rows[cur->count - 1].rowid);
         if (cancel.load()) return {Code::cancelled, where + ": cancelled by the operator"};
         std::swap(prev, cur);
         std::swap(cur, next);

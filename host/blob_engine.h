@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,11 @@ struct BlobOptions {
     std::size_t batch_rows = 4096;            // rows per batch, at most
     std::size_t batch_bytes = 16u << 20;      // input bytes per batch, at most (one row may exceed)
     std::size_t max_reported_errors = 10;     // row errors kept for the report
+    // Called on the main thread after each batch: rows scanned so far and the fraction of
+    // the table's rowid range covered (0..1), a cheap estimate that needs no count(*).
+    std::function<void(const std::string& table, const std::string& column, std::uint64_t rows,
+                       double fraction)>
+        progress;
 };
 
 struct RowError {

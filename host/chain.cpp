@@ -1,12 +1,19 @@
 #include "chain.h"
 
+#include <unistd.h>
+
 #include <array>
 #include <chrono>
+#include <cstdio>
+#include <functional>
+#include <memory>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "events.h"
 #include "host_services.h"
+#include "json_out.h"
 #include "loader.h"
 
 namespace migrator {
@@ -69,7 +76,7 @@ Status call_sql_step(Db& db, const LoadedPlugin& p, Direction dir, const std::at
     buf[kErrorBufSize - 1] = '\0';
     rows = services.rows_affected();
     if (rc == MIG_OK) return Status::ok();
-    std::string msg = buf.data();
+    std::string msg = utf8_sanitize(buf.data());
     if (msg.empty()) msg = services.errmsg();
     if (msg.empty()) msg = "(the plugin gave no message)";
     const char* what = rc == MIG_CANCELLED         ? "was cancelled"
@@ -87,6 +94,41 @@ Status call_sql_step(Db& db, const LoadedPlugin& p, Direction dir, const std::at
                               direction_name(dir), what, rc, msg)};
 }
 
+bool stderr_is_tty() {
+    static const bool tty = ::isatty(2) != 0;
+    return tty;
+}
+
+void finish_progress_line() {
+    if (stderr_is_tty() && spdlog::get_level() <= spdlog::level::info) std::fputs("\r\033[K", stderr);
+}
+
+// Progress of a blob migration: a bar on a TTY (stderr), and a "progress" event at every
+// whole percent for the app.
+std::function<void(const std::string&, const std::string&, std::uint64_t, double)> progress_reporter(
+    const std::string& revision, const Events* events) {
+    auto last_pct = std::make_shared<int>(-1);
+    return [revision, events, last_pct](const std::string& table, const std::string& column,
+                                        std::uint64_t rows, double f) {
+        int pct = static_cast<int>(f * 100.0);
+        if (pct == *last_pct) return;
+        *last_pct = pct;
+        if (events) {
+            JsonOut e = events->begin("progress");
+            e.field("revision", revision).field("table", table).field("column", column)
+                .field("rows", static_cast<std::int64_t>(rows)).field("percent", pct);
+            events->emit(e);
+        }
+        if (stderr_is_tty() && spdlog::get_level() <= spdlog::level::info) {
+            std::string bar(static_cast<size_t>(pct / 4), '#');
+            bar.resize(25, ' ');
+            std::fprintf(stderr, "\r%s %s.%s [%s] %3d%% %llu rows", revision.c_str(), table.c_str(),
+                         column.c_str(), bar.c_str(), pct, static_cast<unsigned long long>(rows));
+            std::fflush(stderr);
+        }
+    };
+}
+
 // A revision's work: SQL step then blob migrations going up; blob migrations (in reverse
 // order) then SQL step going down, so that blobs always see the schema they were written for.
 Status call_step(Db& db, const LoadedPlugin& p, Direction dir, const RunOptions& opts,
@@ -98,7 +140,10 @@ Status call_step(Db& db, const LoadedPlugin& p, Direction dir, const RunOptions&
         for (size_t k = 0; k < n; ++k) {
             const auto& b = p.blobs[dir == Direction::up ? k : n - 1 - k];
             BlobStats stats;
-            Status st = run_blob_migration(db, b, dir, opts.blob, cancel, stats);
+            BlobOptions bo = opts.blob;
+            if (!bo.progress) bo.progress = progress_reporter(p.meta->revision, opts.events);
+            Status st = run_blob_migration(db, b, dir, bo, cancel, stats);
+            finish_progress_line();
             rows += static_cast<std::int64_t>(stats.changed);
             blobs.push_back(std::move(stats));
             if (!st) return st.with_context(fmt::format("revision '{}': ", p.meta->revision));
@@ -160,6 +205,13 @@ Status run_plan(Db& db, const Plan& plan, const RunOptions& opts, RunReport& rep
             spdlog::info("{} {} -> {}: {}", direction_name(plan.direction), show(reached),
                          show(new_current), m.description);
             if (cancel.load()) return {Code::cancelled, "cancelled by the operator; rolled back"};
+            if (opts.events) {
+                JsonOut e = opts.events->begin("revision_started");
+                e.field("revision", m.revision).field("direction", direction_name(plan.direction))
+                    .field("index", static_cast<std::int64_t>(k + 1))
+                    .field("count", static_cast<std::int64_t>(plan.steps.size()));
+                opts.events->emit(e);
+            }
             const std::string started = utc_now();
             const auto t0 = std::chrono::steady_clock::now();
             std::int64_t rows = 0;
@@ -186,6 +238,20 @@ Status run_plan(Db& db, const Plan& plan, const RunOptions& opts, RunReport& rep
                 report.failed_blobs = std::move(blob_stats);
                 for (size_t r = first_result; r < report.steps.size(); ++r) report.steps[r].committed = false;
                 return st;  // ~Transaction rolls the whole segment back
+            }
+            if (opts.events) {
+                JsonOut e = opts.events->begin("revision_finished");
+                e.field("revision", m.revision).field("direction", direction_name(plan.direction))
+                    .field("duration_ms", ms).field("rows_affected", rows);
+                e.key("blobs").begin_array();
+                for (const auto& b : blob_stats)
+                    e.begin_object().field("table", b.table).field("column", b.column)
+                        .field("scanned", static_cast<std::int64_t>(b.scanned))
+                        .field("changed", static_cast<std::int64_t>(b.changed))
+                        .field("unchanged", static_cast<std::int64_t>(b.unchanged))
+                        .field("failed", static_cast<std::int64_t>(b.failed)).end_object();
+                e.end_array();
+                opts.events->emit(e);
             }
             report.steps.push_back({m.revision, plan.direction, ms, rows, alone, std::move(blob_stats)});
             reached = new_current;

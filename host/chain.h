@@ -22,11 +22,14 @@
 
 namespace migrator {
 
+class Events;
+
 struct RunOptions {
     bool commit_each = false;
     // Set from a signal handler: makes the current revision fail with Code::cancelled.
     const std::atomic<bool>* cancel = nullptr;
     BlobOptions blob;
+    const Events* events = nullptr;  // revision started/finished events, when set
 };
 
 struct StepResult {

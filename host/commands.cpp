@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <iterator>
 
@@ -16,10 +18,26 @@
 #include "db.h"
 #include "discover.h"
 #include "loader.h"
+#include "lock.h"
 #include "plan.h"
+#include "plugin_cache.h"
 #include "report.h"
+#include "schema_model.h"
 
 namespace migrator {
+Status load_chain(const GlobalOptions& g, Chain& chain) {
+    if (g.plugins.empty())
+        return {Code::usage, "no plugin directory: pass --plugins DIR or set MIGRATOR_PLUGINS"};
+    std::vector<PluginMeta> metas;
+    MIG_TRY(discover(g.plugins, metas, PluginCache::path_for_db(g.db)));
+    if (metas.empty())
+        return {Code::plugin_set_invalid,
+                fmt::format("no plugins found in '{}': it holds no *.so migration plugins (wrong "
+                            "--plugins / MIGRATOR_PLUGINS?)",
+                            g.plugins)};
+    return build_chain(std::move(metas), chain);
+}
+
 namespace {
 
 std::atomic<bool> g_cancel{false};
@@ -62,17 +80,8 @@ struct Context {
     bool db_exists = true;
 };
 
-Status load_chain(const GlobalOptions& g, Chain& chain) {
-    if (g.plugins.empty())
-        return {Code::usage, "no plugin directory: pass --plugins DIR or set MIGRATOR_PLUGINS"};
-    std::vector<PluginMeta> metas;
-    MIG_TRY(discover(g.plugins, metas));
-    return build_chain(std::move(metas), chain);
-}
-
-Status open_context(const GlobalOptions& g, Db::Mode mode, Context& ctx) {
-    if (g.db.empty()) return {Code::usage, "no database: pass --db PATH or set MIGRATOR_DB"};
-    MIG_TRY(load_chain(g, ctx.chain));
+// Opens the DB and reads its state, validated against ctx.chain.
+Status open_db(const GlobalOptions& g, Db::Mode mode, Context& ctx) {
     if (mode == Db::Mode::read_only && !file_exists(g.db)) {
         ctx.db_exists = false;
         return Status::ok();
@@ -83,11 +92,18 @@ Status open_context(const GlobalOptions& g, Db::Mode mode, Context& ctx) {
     return check_applied_checksums(ctx.chain, ctx.state);
 }
 
+Status open_context(const GlobalOptions& g, Db::Mode mode, Context& ctx) {
+    if (g.db.empty()) return {Code::usage, "no database: pass --db PATH or set MIGRATOR_DB"};
+    MIG_TRY(load_chain(g, ctx.chain));
+    return open_db(g, mode, ctx);
+}
+
 Status run(const GlobalOptions& g, Context& ctx, const Plan& plan, bool commit_each) {
     CancelOnSignal guard;
     RunOptions opts;
     opts.commit_each = commit_each;
     opts.cancel = &g_cancel;
+    opts.events = g.events;
     RunReport report;
     Status st = run_plan(ctx.db, plan, opts, report);
     print_run(g, plan, report, st);
@@ -96,15 +112,28 @@ Status run(const GlobalOptions& g, Context& ctx, const Plan& plan, bool commit_e
 
 }  // namespace
 
-Status cmd_up(const GlobalOptions& g, const std::string& to, bool commit_each) {
+Status migrate_up(const GlobalOptions& g, const Chain& chain, const std::string& to, bool commit_each) {
     Context ctx;
-    MIG_TRY(open_context(g, Db::Mode::create, ctx));
+    ctx.chain = chain;
+    MIG_TRY(open_db(g, Db::Mode::create, ctx));
     Plan plan;
     MIG_TRY(plan_up(ctx.chain, ctx.state.current, resolve_rev(to), plan));
     return run(g, ctx, plan, commit_each);
 }
 
+Status cmd_up(const GlobalOptions& g, const std::string& to, bool commit_each) {
+    if (g.db.empty()) return {Code::usage, "no database: pass --db PATH or set MIGRATOR_DB"};
+    MigrationLock lock;
+    MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
+    Chain chain;
+    MIG_TRY(load_chain(g, chain));
+    return migrate_up(g, chain, to, commit_each);
+}
+
 Status cmd_down(const GlobalOptions& g, const std::string& to, bool commit_each) {
+    if (g.db.empty()) return {Code::usage, "no database: pass --db PATH or set MIGRATOR_DB"};
+    MigrationLock lock;
+    MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
     Context ctx;
     MIG_TRY(open_context(g, Db::Mode::read_write, ctx));
     Plan plan;
@@ -121,6 +150,8 @@ Status cmd_stamp(const GlobalOptions& g, const std::string& to) {
     const std::string target = resolve_rev(to);
     if (ctx.chain.position(target) < 0)
         return {Code::usage, fmt::format("unknown revision '{}' (see `migrator plugins`)", to)};
+    MigrationLock lock;
+    MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
     MIG_TRY(Db::open(g.db, Db::Mode::create, g.busy_timeout_ms, ctx.db));
     MIG_TRY(stamp(ctx.db, ctx.chain, target));
     spdlog::info("stamped {} at {} (no migration was run)", g.db, to);
@@ -222,6 +253,42 @@ Status cmd_blob(const GlobalOptions& g, const std::string& revision, bool down,
     return {Code::migration_failed, fmt::format("row error in {}.{} ({}) of '{}': {}", b.table, b.column,
                                                 down ? "down" : "up", revision,
                                                 err[0] ? err.data() : "(no message)")};
+}
+
+}  // namespace migrator
+
+namespace migrator {
+
+Status cmd_check(const GlobalOptions& g, const std::string& schema_file) {
+    Chain chain;
+    MIG_TRY(load_chain(g, chain));
+    std::ifstream in(schema_file);
+    if (!in) return {Code::usage, fmt::format("cannot read schema file '{}'", schema_file)};
+    std::stringstream ss;
+    ss << in.rdbuf();
+
+    Db migrated, fresh;
+    MIG_TRY(Db::open(":memory:", Db::Mode::create, g.busy_timeout_ms, migrated));
+    MIG_TRY(Db::open(":memory:", Db::Mode::create, g.busy_timeout_ms, fresh));
+    Plan plan;
+    MIG_TRY(plan_up(chain, "", "", plan));
+    RunReport report;
+    MIG_TRY(run_plan(migrated, plan, RunOptions{}, report)
+                .with_context("running every plugin from scratch failed: "));
+    MIG_TRY(fresh.exec(ss.str()).with_context(fmt::format("'{}' does not execute: ", schema_file)));
+    SchemaModel expected, actual;
+    MIG_TRY(read_schema(fresh, expected));
+    MIG_TRY(read_schema(migrated, actual));
+    auto diff = diff_schema(expected, actual);
+    if (!diff.empty())
+        return {Code::migration_failed,
+                fmt::format("the schema after every migration (head {}) differs from '{}' in {} "
+                            "place(s); expected = {}, actual = migrations:\n{}"
+                            "Fix: add a migration that makes the difference, or update the schema file",
+                            chain.head(), schema_file, diff.size(), schema_file, format_diff(diff))};
+    fmt::print("ok: {} revision(s) from scratch give exactly the schema of {}\n",
+               chain.revisions().size(), schema_file);
+    return Status::ok();
 }
 
 }  // namespace migrator

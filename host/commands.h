@@ -3,16 +3,28 @@
 
 #include <string>
 
+#include "plan.h"
 #include "status.h"
 
 namespace migrator {
 
+class Events;
+
 struct GlobalOptions {
     std::string db;
     std::string plugins;
-    int busy_timeout_ms = 5000;
+    int busy_timeout_ms = 5000;  // SQLite's wait for a lock held by a non-migrator writer
+    int lock_timeout_ms = 60000; // wait for another migrator process (the sidecar lock)
     bool json = false;
+    const Events* events = nullptr;  // --events sink, when given
 };
+
+// Discovers --plugins and orders them into a validated chain.
+Status load_chain(const GlobalOptions& g, Chain& chain);
+
+// Opens (creating) g.db, plans `up` to `to` ("" = head) along `chain` and runs it, printing
+// the report. Takes no lock: callers do. Used by `up` and by the isolated child of `start`.
+Status migrate_up(const GlobalOptions& g, const Chain& chain, const std::string& to, bool commit_each);
 
 Status cmd_up(const GlobalOptions& g, const std::string& to, bool commit_each);
 Status cmd_down(const GlobalOptions& g, const std::string& to, bool commit_each);
@@ -21,6 +33,9 @@ Status cmd_status(const GlobalOptions& g);
 Status cmd_verify(const GlobalOptions& g);
 Status cmd_history(const GlobalOptions& g);
 Status cmd_plugins(const GlobalOptions& g);
+// CI guard: runs every plugin from scratch on an in-memory DB, builds a second one from
+// `schema_file`, and fails (migration_failed) with a readable diff when they differ.
+Status cmd_check(const GlobalOptions& g, const std::string& schema_file);
 // Runs one revision's blob transform on one value read from stdin; the result goes to stdout,
 // a row error to stderr (migration_failed). table/column pick the blob migration when the
 // revision has more than one.

@@ -1,17 +1,24 @@
 #include "discover.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <climits>
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "elf_note.h"
+#include "plugin_cache.h"
 #include "migrator/plugin_api.h"
 
 namespace migrator {
@@ -19,6 +26,16 @@ namespace {
 
 struct DirCloser {
     void operator()(DIR* d) const noexcept { ::closedir(d); }
+};
+
+struct Fd {
+    int fd = -1;
+    Fd() = default;
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
 };
 
 Status invalid(std::string msg) { return {Code::plugin_set_invalid, std::move(msg)}; }
@@ -53,19 +70,34 @@ bool valid_revision_id(const std::string& id) {
     });
 }
 
-Status discover(const std::string& dir_arg, std::vector<PluginMeta>& out) {
+Status discover(const std::string& dir_arg, std::vector<PluginMeta>& out,
+                const std::string& cache_path) {
     out.clear();
     const std::string dir = real_path(dir_arg);
-    struct stat dst {};
-    if (dir.empty() || ::stat(dir.c_str(), &dst) != 0)
+    if (dir.empty())
         return invalid(fmt::format("plugin directory '{}' does not exist ({}); pass --plugins DIR",
                                    dir_arg, std::strerror(errno)));
+    // The checks apply to the directory actually listed: fstat of the open descriptor, and
+    // every entry is looked up relative to it.
+    Fd dfd;
+    dfd.fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd.fd < 0 && errno == ENOTDIR)
+        return invalid(fmt::format("plugin directory '{}' is not a directory", dir_arg));
+    struct stat dst {};
+    if (dfd.fd < 0 || ::fstat(dfd.fd, &dst) != 0)
+        return invalid(fmt::format("cannot read plugin directory '{}': {}", dir, std::strerror(errno)));
     if (!S_ISDIR(dst.st_mode))
         return invalid(fmt::format("plugin directory '{}' is not a directory", dir_arg));
     MIG_TRY(check_not_writable_by_others(dir, dst, "plugin directory"));
 
-    std::unique_ptr<DIR, DirCloser> d(::opendir(dir.c_str()));
-    if (!d) return invalid(fmt::format("cannot read plugin directory '{}': {}", dir, std::strerror(errno)));
+    // fdopendir takes ownership of a duplicate, so dfd stays valid for fstatat.
+    int lfd = ::fcntl(dfd.fd, F_DUPFD_CLOEXEC, 0);
+    std::unique_ptr<DIR, DirCloser> d(lfd >= 0 ? ::fdopendir(lfd) : nullptr);
+    if (!d) {
+        int err = errno;
+        if (lfd >= 0) ::close(lfd);
+        return invalid(fmt::format("cannot read plugin directory '{}': {}", dir, std::strerror(err)));
+    }
 
     std::vector<std::string> names;
     while (dirent* e = ::readdir(d.get())) {
@@ -74,10 +106,18 @@ Status discover(const std::string& dir_arg, std::vector<PluginMeta>& out) {
     }
     std::sort(names.begin(), names.end());
 
+    PluginCache cache(cache_path, dir);
+    cache.load();
+    struct timespec now {};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    const std::int64_t now_ns = static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+    size_t hits = 0;
+
+    out.reserve(names.size());
     for (const auto& name : names) {
         std::string path = dir + "/" + name;
         struct stat lst {};
-        if (::lstat(path.c_str(), &lst) != 0)
+        if (::fstatat(dfd.fd, name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) != 0)
             return invalid(fmt::format("cannot stat plugin '{}': {}", path, std::strerror(errno)));
         std::string target = path;
         if (S_ISLNK(lst.st_mode)) {
@@ -100,8 +140,19 @@ Status discover(const std::string& dir_arg, std::vector<PluginMeta>& out) {
                                        path));
         MIG_TRY(check_not_writable_by_others(path, lst, "plugin file"));
 
+        // The metadata: from the cache when the file is exactly the one it describes,
+        // otherwise from the file's note. Either way it is validated below.
+        const FileKey key = FileKey::of(lst);
         PluginMeta m;
-        MIG_TRY(read_plugin_note(target, m));
+        if (const PluginMeta* cached = cache.lookup(name, key)) {
+            m = *cached;
+            ++hits;
+        } else {
+            struct stat read_st {};
+            MIG_TRY(read_plugin_note(target, m, &read_st));
+            // Cache it only if the file read is the file stat()ed and checked above.
+            if (FileKey::of(read_st) == key) cache.store(name, key, m, now_ns);
+        }
         m.file = path;
         if (!valid_revision_id(m.revision))
             return invalid(fmt::format("plugin '{}': revision id '{}' is invalid (expected 1-128 "
@@ -115,6 +166,11 @@ Status discover(const std::string& dir_arg, std::vector<PluginMeta>& out) {
                 "upgrade migrator",
                 path, m.revision, m.flags, m.flags & ~MIG_FLAGS_KNOWN_V1_0));
         out.push_back(std::move(m));
+    }
+    if (!cache_path.empty()) {
+        spdlog::debug("plugin cache '{}': {} of {} plugin notes from the cache", cache_path, hits,
+                      names.size());
+        cache.save();
     }
     return Status::ok();
 }

@@ -16,7 +16,13 @@ namespace migrator {
 //   can run code as the migrating user);
 // - a symlink that resolves outside `dir`, or a `*.so` entry that is not a regular file;
 // - a file without a valid metadata note, or with an invalid revision id or unknown flags.
-Status discover(const std::string& dir, std::vector<PluginMeta>& out);
+//
+// cache_path: a metadata cache file (see plugin_cache.h; PluginCache::path_for_db gives the
+// default). When not empty, a file whose (dev, inode, size, mtime, ctime) matches its cache
+// entry is not opened; every check above still runs on every file. A missing or bad cache is
+// rebuilt; failing to write it is not an error.
+Status discover(const std::string& dir, std::vector<PluginMeta>& out,
+                const std::string& cache_path = std::string());
 
 // True when `id` is a valid revision id: 1..128 bytes of [A-Za-z0-9_.-].
 bool valid_revision_id(const std::string& id);

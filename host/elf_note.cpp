@@ -34,6 +34,29 @@ bool read_at(int fd, void* buf, size_t n, off_t off) {
     return true;
 }
 
+// The file's first bytes, read once; reads inside them are served from memory.
+class Source {
+public:
+    Source(int fd, uint64_t size) : fd_(fd) {
+        head_.resize(static_cast<size_t>(size < kHeadBytes ? size : kHeadBytes));
+        ok_ = read_at(fd_, head_.data(), head_.size(), 0);
+    }
+    bool ok() const { return ok_; }
+    bool read(void* buf, size_t n, uint64_t off) const {
+        if (off <= head_.size() && n <= head_.size() - off) {
+            std::memcpy(buf, head_.data() + off, n);
+            return true;
+        }
+        return read_at(fd_, buf, n, static_cast<off_t>(off));
+    }
+
+private:
+    static constexpr uint64_t kHeadBytes = 4096;
+    int fd_;
+    std::vector<char> head_;
+    bool ok_ = false;
+};
+
 constexpr size_t kMaxPhdrs = 256;
 constexpr uint64_t kMaxNoteBytes = 64 * 1024;
 
@@ -68,15 +91,22 @@ bool split_strings(const char* p, size_t n, std::string head[4], std::vector<Blo
 }  // namespace
 
 Status read_plugin_note(const std::string& path, PluginMeta& meta) {
+    return read_plugin_note(path, meta, nullptr);
+}
+
+Status read_plugin_note(const std::string& path, PluginMeta& meta, struct stat* st_out) {
     Fd f;
     f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (f.fd < 0) return bad(path, fmt::format("cannot open: {}", std::strerror(errno)));
     struct stat stt {};
     if (::fstat(f.fd, &stt) != 0) return bad(path, "cannot stat");
+    if (st_out) *st_out = stt;
     const uint64_t size = static_cast<uint64_t>(stt.st_size);
+    Source src(f.fd, size);
+    if (!src.ok()) return bad(path, "cannot read");
 
     Elf64_Ehdr eh{};
-    if (size < sizeof eh || !read_at(f.fd, &eh, sizeof eh, 0) ||
+    if (size < sizeof eh || !src.read(&eh, sizeof eh, 0) ||
         std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
         return bad(path, "not an ELF file (rebuild it with migrator_add_plugin, or remove it)");
     if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB)
@@ -87,7 +117,7 @@ Status read_plugin_note(const std::string& path, PluginMeta& meta) {
         return bad(path, "malformed ELF program header table");
 
     std::vector<Elf64_Phdr> ph(eh.e_phnum);
-    if (!read_at(f.fd, ph.data(), ph.size() * sizeof(Elf64_Phdr), static_cast<off_t>(eh.e_phoff)))
+    if (!src.read(ph.data(), ph.size() * sizeof(Elf64_Phdr), eh.e_phoff))
         return bad(path, "cannot read ELF program headers");
 
     int found = 0;
@@ -97,7 +127,7 @@ Status read_plugin_note(const std::string& path, PluginMeta& meta) {
         if (p.p_filesz > kMaxNoteBytes || p.p_offset > size || size - p.p_offset < p.p_filesz)
             return bad(path, "malformed ELF note segment");
         buf.resize(p.p_filesz);
-        if (!read_at(f.fd, buf.data(), buf.size(), static_cast<off_t>(p.p_offset)))
+        if (!src.read(buf.data(), buf.size(), p.p_offset))
             return bad(path, "cannot read ELF note segment");
         size_t pos = 0;
         while (buf.size() - pos >= sizeof(Elf64_Nhdr)) {

@@ -6,7 +6,41 @@
 
 namespace migrator {
 
-void append_json_string(std::string& out, std::string_view s) {
+std::string utf8_sanitize(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    size_t i = 0;
+    while (i < s.size()) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        bool ok = len > 0 && i + len <= s.size();
+        for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+        if (ok && len > 1) {
+            // Reject overlong forms, surrogates and code points above U+10FFFF.
+            unsigned cp = c & (0x7Fu >> len);
+            for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3Fu);
+            static constexpr unsigned kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+            ok = cp >= kMin[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
+        }
+        if (ok) {
+            out.append(s.substr(i, len));
+            i += len;
+        } else if (len > 1 && i + len > s.size() && [&] {
+                       for (size_t k = i + 1; k < s.size(); ++k)
+                           if ((static_cast<unsigned char>(s[k]) & 0xC0) != 0x80) return false;
+                       return true;
+                   }()) {
+            break;  // a character cut in half at the end (a truncated buffer): drop it
+        } else {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        }
+    }
+    return out;
+}
+
+void append_json_string(std::string& out, std::string_view raw) {
+    const std::string s = utf8_sanitize(raw);
     out += '"';
     for (unsigned char c : s) {
         switch (c) {

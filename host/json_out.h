@@ -41,4 +41,8 @@ private:
 
 void append_json_string(std::string& out, std::string_view s);
 
+// `s` with every invalid or truncated UTF-8 sequence replaced by U+FFFD: messages that come
+// from plugins are untrusted bytes and must not break a terminal or the JSON output.
+std::string utf8_sanitize(std::string_view s);
+
 }  // namespace migrator

@@ -131,6 +131,9 @@ Status load_plugin(const PluginMeta& meta, LoadedPlugin& out) {
     if (copy.flags != meta.flags)
         return refuse(meta, fmt::format("descriptor flags {:#x} differ from the metadata note's {:#x}",
                                         copy.flags, meta.flags));
+    if (copy.abi_minor != meta.abi_minor)
+        return refuse(meta, fmt::format("descriptor abi_minor {} differs from the metadata note's {}",
+                                        copy.abi_minor, meta.abi_minor));
     if (copy.up == nullptr) return refuse(meta, "descriptor field 'up' is NULL");
     const bool irreversible = (copy.flags & MIG_FLAG_IRREVERSIBLE) != 0;
     if ((copy.down == nullptr) != irreversible)

@@ -4,7 +4,11 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
+
 #include "commands.h"
+#include "events.h"
+#include "startup.h"
 #include "version.h"
 
 namespace {
@@ -20,6 +24,8 @@ const char* kExitCodes = R"(Exit codes:
   5    database busy: another process held it past --busy-timeout; nothing was written
   6    database error: cannot open, read or write it (missing, read-only, corrupt, disk full)
   7    verify: the database is not at head
+  8    start: the migration failed and the database was reset: it is usable and at head,
+       the old file is kept in a verified backup (see the incident in `status --json`)
   130  cancelled (SIGINT/SIGTERM); rolled back
 
 Environment: MIGRATOR_DB and MIGRATOR_PLUGINS stand in for --db and --plugins.)";
@@ -43,6 +49,12 @@ int main(int argc, char** argv) {
     app.add_option("--busy-timeout", g.busy_timeout_ms,
                    "milliseconds to wait for another writer before giving up (exit 5)")
         ->capture_default_str();
+    app.add_option("--lock-timeout", g.lock_timeout_ms,
+                   "milliseconds to wait for another migrator process working on the same DB (exit 5)")
+        ->capture_default_str();
+    std::string events_spec;
+    app.add_option("--events", events_spec,
+                   "write JSON-lines progress events to this file (appended) or file descriptor number");
     app.add_flag("--json", g.json, "machine-readable output on stdout");
     app.add_flag("-v,--verbose", verbosity, "more log output on stderr (-vv: trace)");
     app.add_flag("-q,--quiet", quiet, "only warnings and errors on stderr");
@@ -62,6 +74,26 @@ int main(int argc, char** argv) {
     auto* verify = app.add_subcommand("verify", "exit 0 when the DB is at head, 7 when it is behind; changes nothing");
     auto* history = app.add_subcommand("history", "every applied, reverted and stamped revision");
     auto* plugins = app.add_subcommand("plugins", "the plugin chain as discovered (no plugin is loaded)");
+    StartOptions so;
+    std::string mode = "local";
+    bool no_reset = false;
+    auto* start = app.add_subcommand(
+        "start",
+        "for a server's start-up: migrate to head under a lock, in an isolated process. Local mode: "
+        "when the migration fails (error, crash, corrupt DB), back up the DB (verified), replace "
+        "it with a fresh one at head, record an incident and exit 8. Never resets for a bad plugin "
+        "set (3), a DB newer than the app (4), or environment problems (5, 6), which the next "
+        "start retries. Central mode never resets.");
+    start->add_option("--mode", mode, "local (may reset) or central (never resets)")
+        ->check(CLI::IsMember({"local", "central"}))
+        ->capture_default_str();
+    start->add_flag("--no-reset", no_reset, "local mode without the fallback reset");
+    start->add_option("--backup-dir", so.backup_dir, "where backups go (default: <db>.backups)");
+    start->add_option("--keep-backups", so.keep_backups, "backups to keep")->capture_default_str();
+    std::string schema_file;
+    auto* check = app.add_subcommand(
+        "check", "CI guard: every plugin run from scratch must give exactly the schema in --schema");
+    check->add_option("--schema", schema_file, "the latest schema DDL, e.g. schemas/schema.sql")->required();
     bool blob_down = false;
     std::string blob_table, blob_column;
     auto* blob = app.add_subcommand(
@@ -88,15 +120,27 @@ int main(int argc, char** argv) {
                       : verbosity == 1 ? spdlog::level::debug
                                        : spdlog::level::info);
 
+    std::signal(SIGPIPE, SIG_IGN);  // a closed --events pipe must not kill a migration
+    Events events;
+    if (Status est = events.open(events_spec); !est) {
+        spdlog::error("{}", est.message());
+        return exit_code(est.code());
+    }
+    if (events.enabled()) g.events = &events;
+    so.central = mode == "central";
+    so.reset = !no_reset;
+
     Status st;
-    if (*up) st = cmd_up(g, to, commit_each);
+    if (*start) st = cmd_start(g, so);
+    else if (*up) st = cmd_up(g, to, commit_each);
     else if (*down) st = cmd_down(g, to, commit_each);
     else if (*stamp) st = cmd_stamp(g, to);
     else if (*status) st = cmd_status(g);
     else if (*verify) st = cmd_verify(g);
     else if (*history) st = cmd_history(g);
     else if (*plugins) st = cmd_plugins(g);
+    else if (*check) st = cmd_check(g, schema_file);
     else if (*blob) st = cmd_blob(g, to, blob_down, blob_table, blob_column);
-    if (!st) spdlog::error("{}", st.message());
+    if (!st && st.code() != Code::reset_performed) spdlog::error("{}", st.message());
     return exit_code(st.code());
 }

@@ -69,8 +69,14 @@ Status build_chain(std::vector<PluginMeta> metas, Chain& out) {
                 "must be linear: re-parent one of them onto the other",
                 metas[it->second].revision, metas[it->second].file, m.revision, m.file, m.parent));
     }
-    if (roots.empty())
-        return invalid("no root revision (one with an empty parent): the revisions form a cycle");
+    if (roots.empty()) {
+        std::vector<std::string> some;
+        for (size_t i = 0; i < metas.size() && i < 5; ++i)
+            some.push_back(fmt::format("'{}' ('{}', parent '{}')", metas[i].revision, metas[i].file, metas[i].parent));
+        return invalid(fmt::format("no root revision (one with an empty parent): the revisions form a "
+                                   "cycle: {}{}",
+                                   fmt::join(some, ", "), metas.size() > 5 ? ", ..." : ""));
+    }
     if (roots.size() > 1)
         return invalid(fmt::format("more than one root revision: '{}' ('{}') and '{}' ('{}')",
                                    metas[roots[0]].revision, metas[roots[0]].file,

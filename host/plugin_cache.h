@@ -80,12 +80,13 @@ private:
     struct Entry {
         FileKey key;
         PluginMeta meta;
+        bool used = false;  // looked up with a matching key on this start
     };
     std::string path_;
     std::string dir_;
     std::unordered_map<std::string, Entry> loaded_;
     std::unordered_map<std::string, Entry> next_;
-    bool dirty_ = false;
+    std::size_t hits_ = 0;
 };
 
 }  // namespace migrator

@@ -17,6 +17,7 @@ enum class Code : int {
     db_busy = 5,             // another process holds the DB past the wait
     db_error = 6,            // cannot open/read/write the DB (missing, read-only, corrupt, I/O)
     not_at_head = 7,         // `verify`: the DB is valid but has pending revisions
+    reset_performed = 8,     // `start`: migration failed, DB backed up and reset; usable, at head
     cancelled = 130,         // interrupted (SIGINT/SIGTERM); rolled back
 };
 

@@ -1,0 +1,86 @@
+#include "isolate.h"
+
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace migrator {
+namespace {
+
+void write_all(int fd, const std::string& s) {
+    const char* p = s.data();
+    size_t n = s.size();
+    while (n > 0) {
+        ssize_t w = ::write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        p += w;
+        n -= static_cast<size_t>(w);
+    }
+}
+
+}  // namespace
+
+ChildOutcome run_isolated(const std::function<Status()>& work) {
+    ChildOutcome out;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        out.status = {Code::db_error, fmt::format("cannot create a pipe: {}", std::strerror(errno))};
+        return out;
+    }
+    std::fflush(stdout);
+    std::fflush(stderr);
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        ::close(fds[0]);
+        ::close(fds[1]);
+        out.status = {Code::db_error, fmt::format("cannot fork: {}", std::strerror(errno))};
+        return out;
+    }
+    if (pid == 0) {
+        ::close(fds[0]);
+        Status st = work();
+        // "<exit code>\n<message>": the code carries the failure class.
+        write_all(fds[1], fmt::format("{}\n{}", exit_code(st.code()), st.message()));
+        ::close(fds[1]);
+        std::fflush(stdout);
+        std::fflush(stderr);
+        spdlog::shutdown();
+        ::_exit(exit_code(st.code()));
+    }
+    ::close(fds[1]);
+    std::string msg;
+    char buf[4096];
+    while (true) {
+        ssize_t r = ::read(fds[0], buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        msg.append(buf, static_cast<size_t>(r));
+    }
+    ::close(fds[0]);
+    int wstatus = 0;
+    while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(wstatus)) {
+        out.signal = WTERMSIG(wstatus);
+        out.status = {Code::migration_failed,
+                      fmt::format("the migration process was killed by signal {} ({})", out.signal,
+                                  strsignal(out.signal))};
+        return out;
+    }
+    int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1;
+    size_t nl = msg.find('\n');
+    std::string text = nl == std::string::npos ? std::string() : msg.substr(nl + 1);
+    out.status = code == 0 ? Status::ok() : Status(static_cast<Code>(code), text);
+    return out;
+}
+
+}  // namespace migrator

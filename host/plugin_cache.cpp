@@ -1,0 +1,291 @@
+#include "plugin_cache.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "migrator/plugin_api.h"
+
+namespace migrator {
+namespace {
+
+// File layout (native byte order; the marker rejects a file from another byte order):
+//   char     magic[8]       "MIGPLCA\n"
+//   u32      format         kFormat
+//   u32      note_format    MIG_NOTE_FORMAT_V1 (the note layout the entries were read with)
+//   u32      byte_order     0x01020304
+//   u32      reserved       0
+//   u64      payload_size
+//   u64      payload_hash   hash64(payload)
+//   payload: str dir, u32 count, count x { str name, u64 dev, ino, size, i64 mtime_ns,
+//            ctime_ns, u32 abi_minor, u64 flags, str revision, parent, checksum, description }
+//   str = u32 length + bytes
+constexpr char kMagic[8] = {'M', 'I', 'G', 'P', 'L', 'C', 'A', '\n'};
+constexpr std::uint32_t kFormat = 1;
+constexpr std::uint32_t kByteOrder = 0x01020304u;
+constexpr std::size_t kHeaderSize = 8 + 4 * 4 + 8 + 8;
+constexpr std::uint64_t kMaxFileSize = 64ull << 20;  // far above any real plugin set
+constexpr std::uint32_t kMaxString = 1u << 20;
+
+// Integrity check against truncation and bit rot (not against an attacker: whoever can write
+// the cache file is trusted as much as whoever can write the database next to it).
+std::uint64_t hash64(const char* p, std::size_t n) {
+    constexpr std::uint64_t k1 = 0x9E3779B185EBCA87ull, k2 = 0xC2B2AE3D27D4EB4Full;
+    std::uint64_t h = 0x27D4EB2F165667C5ull ^ (n * k1);
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p + i, 8);
+        h ^= w * k2;
+        h = ((h << 31) | (h >> 33)) * k1;
+    }
+    std::uint64_t tail = 0;
+    std::memcpy(&tail, p + i, n - i);
+    h ^= tail * k2;
+    h ^= h >> 33;
+    h *= k2;
+    h ^= h >> 29;
+    h *= k1;
+    h ^= h >> 32;
+    return h;
+}
+
+class Writer {
+public:
+    template <class T>
+    void put(T v) {
+        buf_.append(reinterpret_cast<const char*>(&v), sizeof v);
+    }
+    void str(const std::string& s) {
+        put(static_cast<std::uint32_t>(s.size()));
+        buf_.append(s);
+    }
+    std::string& buf() { return buf_; }
+
+private:
+    std::string buf_;
+};
+
+class Reader {
+public:
+    Reader(const char* p, std::size_t n) : p_(p), n_(n) {}
+    template <class T>
+    bool get(T& v) {
+        if (n_ - pos_ < sizeof v) return false;
+        std::memcpy(&v, p_ + pos_, sizeof v);
+        pos_ += sizeof v;
+        return true;
+    }
+    bool str(std::string& s) {
+        std::uint32_t len = 0;
+        if (!get(len) || len > kMaxString || n_ - pos_ < len) return false;
+        s.assign(p_ + pos_, len);
+        pos_ += len;
+        return true;
+    }
+    bool at_end() const { return pos_ == n_; }
+    std::size_t remaining() const { return n_ - pos_; }
+
+private:
+    const char* p_;
+    std::size_t n_;
+    std::size_t pos_ = 0;
+};
+
+std::int64_t ns_of(const struct timespec& t) {
+    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+bool read_all(int fd, char* p, std::size_t n) {
+    while (n > 0) {
+        ssize_t r = ::read(fd, p, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        p += r;
+        n -= static_cast<std::size_t>(r);
+    }
+    return true;
+}
+
+bool write_all(int fd, const char* p, std::size_t n) {
+    while (n > 0) {
+        ssize_t r = ::write(fd, p, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        p += r;
+        n -= static_cast<std::size_t>(r);
+    }
+    return true;
+}
+
+}  // namespace
+
+FileKey FileKey::of(const struct stat& st) {
+    FileKey k;
+    k.dev = static_cast<std::uint64_t>(st.st_dev);
+    k.ino = static_cast<std::uint64_t>(st.st_ino);
+    k.size = static_cast<std::uint64_t>(st.st_size);
+    k.mtime_ns = ns_of(st.st_mtim);
+    k.ctime_ns = ns_of(st.st_ctim);
+    return k;
+}
+
+PluginCache::PluginCache(std::string path, std::string dir) : path_(std::move(path)), dir_(std::move(dir)) {}
+
+std::string PluginCache::path_for_db(const std::string& db) {
+    if (db.empty()) return {};
+    struct stat st {};
+    if (::stat(db.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+    return db + ".plugin-cache";
+}
+
+bool PluginCache::load() {
+    loaded_.clear();
+    if (path_.empty()) return false;
+    // O_NONBLOCK: a FIFO planted under the cache's name must not hang the start-up.
+    int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return false;
+    struct stat st {};
+    bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+              !(st.st_mode & (S_IWGRP | S_IWOTH)) && st.st_size >= static_cast<off_t>(kHeaderSize) &&
+              static_cast<std::uint64_t>(st.st_size) <= kMaxFileSize;
+    std::vector<char> data;
+    if (ok) {
+        data.resize(static_cast<std::size_t>(st.st_size));
+        ok = read_all(fd, data.data(), data.size());
+    }
+    ::close(fd);
+    if (!ok) {
+        spdlog::debug("plugin cache '{}': not usable (missing, unsafe or unreadable); ignored", path_);
+        return false;
+    }
+
+    Reader hdr(data.data(), kHeaderSize);
+    char magic[8];
+    std::uint32_t format = 0, note_format = 0, byte_order = 0, reserved = 0;
+    std::uint64_t payload_size = 0, payload_hash = 0;
+    ok = hdr.get(magic) && hdr.get(format) && hdr.get(note_format) && hdr.get(byte_order) &&
+         hdr.get(reserved) && hdr.get(payload_size) && hdr.get(payload_hash) &&
+         std::memcmp(magic, kMagic, sizeof magic) == 0 && format == kFormat &&
+         note_format == MIG_NOTE_FORMAT_V1 && byte_order == kByteOrder && reserved == 0 &&
+         payload_size == data.size() - kHeaderSize &&
+         hash64(data.data() + kHeaderSize, static_cast<std::size_t>(payload_size)) == payload_hash;
+    if (!ok) {
+        spdlog::debug("plugin cache '{}': foreign, truncated or corrupt; ignored", path_);
+        return false;
+    }
+
+    Reader r(data.data() + kHeaderSize, static_cast<std::size_t>(payload_size));
+    std::string dir;
+    std::uint32_t count = 0;
+    if (!r.str(dir) || dir != dir_ || !r.get(count) || count > r.remaining() / 64) {
+        spdlog::debug("plugin cache '{}': for another plugin directory or malformed; ignored", path_);
+        return false;
+    }
+    std::unordered_map<std::string, Entry> entries;
+    entries.reserve(count);
+    for (std::uint32_t i = 0; i < count; ++i) {
+        std::string name;
+        Entry e;
+        if (!(r.str(name) && r.get(e.key.dev) && r.get(e.key.ino) && r.get(e.key.size) &&
+              r.get(e.key.mtime_ns) && r.get(e.key.ctime_ns) && r.get(e.meta.abi_minor) &&
+              r.get(e.meta.flags) && r.str(e.meta.revision) && r.str(e.meta.parent) &&
+              r.str(e.meta.checksum) && r.str(e.meta.description)) ||
+            !entries.emplace(std::move(name), std::move(e)).second) {
+            spdlog::debug("plugin cache '{}': malformed entry; ignored", path_);
+            return false;
+        }
+    }
+    if (!r.at_end()) return false;
+    loaded_ = std::move(entries);
+    return true;
+}
+
+const PluginMeta* PluginCache::lookup(const std::string& name, const FileKey& key) {
+    auto it = loaded_.find(name);
+    if (it == loaded_.end() || !(it->second.key == key)) return nullptr;
+    it->second.used = true;
+    ++hits_;
+    return &it->second.meta;
+}
+
+void PluginCache::store(const std::string& name, const FileKey& key, const PluginMeta& meta,
+                        std::int64_t now_ns) {
+    if (now_ns - std::max(key.mtime_ns, key.ctime_ns) < kRacyMarginNs) return;
+    Entry e;
+    e.key = key;
+    e.meta = meta;
+    e.meta.file.clear();
+    next_[name] = std::move(e);
+}
+
+bool PluginCache::save() {
+    if (path_.empty()) return true;
+    if (next_.empty() && hits_ == loaded_.size()) return true;  // unchanged
+
+    Writer w;
+    w.buf().append(kHeaderSize, '\0');
+    w.str(dir_);
+    std::uint32_t count = 0;
+    for (const auto& [name, e] : loaded_) count += e.used && !next_.count(name);
+    count += static_cast<std::uint32_t>(next_.size());
+    w.put(count);
+    auto put_entry = [&w](const std::string& name, const Entry& e) {
+        w.str(name);
+        w.put(e.key.dev);
+        w.put(e.key.ino);
+        w.put(e.key.size);
+        w.put(e.key.mtime_ns);
+        w.put(e.key.ctime_ns);
+        w.put(e.meta.abi_minor);
+        w.put(e.meta.flags);
+        w.str(e.meta.revision);
+        w.str(e.meta.parent);
+        w.str(e.meta.checksum);
+        w.str(e.meta.description);
+    };
+    for (const auto& [name, e] : loaded_)
+        if (e.used && !next_.count(name)) put_entry(name, e);
+    for (const auto& [name, e] : next_) put_entry(name, e);
+
+    std::string& buf = w.buf();
+    const std::uint64_t payload_size = buf.size() - kHeaderSize;
+    const std::uint64_t payload_hash = hash64(buf.data() + kHeaderSize, buf.size() - kHeaderSize);
+    char* h = buf.data();
+    std::memcpy(h, kMagic, 8);
+    std::uint32_t fields[4] = {kFormat, MIG_NOTE_FORMAT_V1, kByteOrder, 0};
+    std::memcpy(h + 8, fields, sizeof fields);
+    std::memcpy(h + 24, &payload_size, 8);
+    std::memcpy(h + 32, &payload_hash, 8);
+
+    // A private temporary file in the destination's directory (mkostemp: O_EXCL, mode 0600),
+    // then rename(): atomic replacement, never a torn cache. No fsync: after a crash the file
+    // is at worst short or empty, which load() detects and ignores.
+    std::string tmp = path_ + ".tmp-XXXXXX";
+    int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+    if (fd < 0) {
+        spdlog::debug("plugin cache '{}': cannot create a temporary file ({}); not saved", path_,
+                      std::strerror(errno));
+        return false;
+    }
+    bool ok = write_all(fd, buf.data(), buf.size());
+    ok = (::close(fd) == 0) && ok;
+    ok = ok && ::rename(tmp.c_str(), path_.c_str()) == 0;
+    if (!ok) {
+        spdlog::debug("plugin cache '{}': cannot write ({}); not saved", path_, std::strerror(errno));
+        ::unlink(tmp.c_str());
+        return false;
+    }
+    spdlog::debug("plugin cache '{}': saved {} entries", path_, count);
+    return true;
+}
+
+}  // namespace migrator

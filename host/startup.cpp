@@ -1,0 +1,246 @@
+#include "startup.h"
+
+#include <sys/stat.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "backup.h"
+#include "bookkeeping.h"
+#include "db.h"
+#include "events.h"
+#include "isolate.h"
+#include "json_out.h"
+#include "lock.h"
+#include "plan.h"
+
+namespace migrator {
+namespace fs = std::filesystem;
+
+namespace {
+
+enum class FailureClass { none, plugin_set, environment, migration, corrupt };
+
+const char* class_name(FailureClass c) {
+    switch (c) {
+        case FailureClass::none: return "none";
+        case FailureClass::plugin_set: return "plugin_set";
+        case FailureClass::environment: return "environment";
+        case FailureClass::migration: return "migration";
+        case FailureClass::corrupt: return "corrupt";
+    }
+    return "?";
+}
+
+// True when SQLite cannot read `path` as a database at all, or its quick_check fails.
+bool looks_corrupt(const std::string& path) {
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+    std::unique_ptr<sqlite3, DbCloser> db(raw);
+    if (rc != SQLITE_OK) return false;  // cannot open: environment (permissions), not corruption
+    sqlite3_stmt* s = nullptr;
+    rc = sqlite3_prepare_v2(raw, "PRAGMA quick_check(1)", -1, &s, nullptr);
+    StmtPtr st(s);
+    if (rc != SQLITE_OK) {
+        int e = sqlite3_errcode(raw) & 0xff;
+        return e == SQLITE_NOTADB || e == SQLITE_CORRUPT;
+    }
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const unsigned char* t = sqlite3_column_text(s, 0);
+        return !(t && std::string(reinterpret_cast<const char*>(t)) == "ok");
+    }
+    int e = rc & 0xff;
+    return e == SQLITE_NOTADB || e == SQLITE_CORRUPT;
+}
+
+FailureClass classify(const ChildOutcome& o, const std::string& db_path) {
+    if (o.status.is_ok()) return FailureClass::none;
+    if (o.crashed()) return o.signal == SIGKILL ? FailureClass::environment : FailureClass::migration;
+    switch (o.status.code()) {
+        case Code::migration_failed: return FailureClass::migration;
+        case Code::plugin_set_invalid:
+        case Code::db_newer_than_app: return FailureClass::plugin_set;
+        case Code::db_error: return looks_corrupt(db_path) ? FailureClass::corrupt : FailureClass::environment;
+        default: return FailureClass::environment;  // busy, cancelled, usage
+    }
+}
+
+void emit_simple(const GlobalOptions& g, const char* name, const std::function<void(JsonOut&)>& fill) {
+    if (!g.events) return;
+    JsonOut e = g.events->begin(name);
+    fill(e);
+    g.events->emit(e);
+}
+
+Status record_incident(const std::string& db_path, const std::string& time, FailureClass cls, const std::string& revision,
+                       const std::string& error, const std::string& backup, const std::string& from,
+                       const std::string& to) {
+    Db db;
+    MIG_TRY(Db::open(db_path, Db::Mode::read_write, 5000, db));
+    MIG_TRY(db.exec(R"sql(
+CREATE TABLE IF NOT EXISTS migrator_incident(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    failure_class TEXT NOT NULL,
+    failing_revision TEXT,
+    error TEXT NOT NULL,
+    backup_path TEXT NOT NULL,
+    from_revision TEXT,
+    to_revision TEXT))sql"));
+    Stmt s;
+    MIG_TRY(db.prepare("INSERT INTO migrator_incident(time, failure_class, failing_revision, error, "
+                       "backup_path, from_revision, to_revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                       s));
+    s.bind(1, std::string_view(time)).bind(2, std::string_view(class_name(cls)));
+    if (revision.empty()) s.bind_null(3); else s.bind(3, std::string_view(revision));
+    s.bind(4, std::string_view(error)).bind(5, std::string_view(backup)).bind(6, std::string_view(from)).bind(7, std::string_view(to));
+    return s.run();
+}
+
+Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chain& chain,
+                      FailureClass cls, const std::string& failing_revision, const Status& failure,
+                      const std::string& from) {
+    const std::string dir = so.backup_dir.empty() ? default_backup_dir(g.db) : so.backup_dir;
+    spdlog::warn("migration failed ({}): backing up '{}' and resetting it to a fresh database at {}",
+                 class_name(cls), g.db, chain.head());
+    BackupResult backup;
+    Status st = cls == FailureClass::corrupt ? backup_raw(g.db, dir, from, backup)
+                                             : backup_verified(g.db, dir, from, backup);
+    if (!st)
+        return {Code::db_error,
+                fmt::format("no reset: the backup could not be made and verified ({}); the database "
+                            "'{}' is untouched. The migration failure was: {}",
+                            st.message(), g.db, failure.message())};
+    emit_simple(g, "backup_written", [&](JsonOut& e) {
+        e.field("path", backup.path).field("raw", backup.raw);
+    });
+
+    const std::string tmp = g.db + ".migrator-new";
+    std::error_code ec;
+    for (const char* sfx : {"", "-journal", "-wal", "-shm"}) fs::remove(tmp + sfx, ec);
+    GlobalOptions fresh = g;
+    fresh.db = tmp;
+    ChildOutcome built = run_isolated([&] { return migrate_up(fresh, chain, "", false); });
+    if (!built.status) {
+        for (const char* sfx : {"", "-journal", "-wal", "-shm"}) fs::remove(tmp + sfx, ec);
+        return {Code::migration_failed,
+                fmt::format("reset failed: a fresh database could not be built either ({}); the "
+                            "original database '{}' is untouched (backup: {}). The migration "
+                            "failure was: {}",
+                            built.status.message(), g.db, backup.path, failure.message())};
+    }
+    const std::string now = utc_now();
+    MIG_TRY(record_incident(tmp, now, cls, failing_revision, failure.message(), backup.path,
+                            from, chain.head()));
+    // The old companions belong to the old file, which is in the backup; left in place, SQLite
+    // would replay them onto the new file.
+    for (const char* sfx : {"-journal", "-wal", "-shm"}) fs::remove(g.db + sfx, ec);
+    if (std::rename(tmp.c_str(), g.db.c_str()) != 0)
+        return {Code::db_error, fmt::format("reset: cannot move '{}' into place: {}; the backup is {}",
+                                            tmp, std::strerror(errno), backup.path)};
+    fsync_path(fs::absolute(g.db).parent_path().string());
+
+    JsonOut inc;
+    inc.begin_object()
+        .field("time", now)
+        .field("db", g.db)
+        .field("failure_class", class_name(cls))
+        .field("failing_revision", failing_revision)
+        .field("error", failure.message())
+        .field("backup_path", backup.path)
+        .field("from_revision", from)
+        .field("to_revision", chain.head())
+        .end_object();
+    const std::string incident_file = backup.path + ".incident.json";
+    {
+        std::ofstream f(incident_file, std::ios::trunc);
+        f << inc.str() << "\n";
+    }
+    ::chmod(incident_file.c_str(), 0600);
+    prune_backups(g.db, dir, so.keep_backups);
+    emit_simple(g, "reset", [&](JsonOut& e) {
+        e.field("backup_path", backup.path).field("incident_file", incident_file)
+            .field("failure_class", class_name(cls)).field("failing_revision", failing_revision)
+            .field("error", failure.message()).field("to_revision", chain.head());
+    });
+    fmt::print("RESET: the database could not be migrated ({}: {}).\n"
+               "A fresh database at {} is in place; the old one is kept at {}\n",
+               class_name(cls), failure.message(), chain.head(), backup.path);
+    return {Code::reset_performed,
+            fmt::format("database reset after a {} failure; old data kept in {}", class_name(cls), backup.path)};
+}
+
+}  // namespace
+
+Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
+    if (g.db.empty()) return {Code::usage, "no database: pass --db PATH or set MIGRATOR_DB"};
+    emit_simple(g, "started", [&](JsonOut& e) {
+        e.field("db", g.db).field("mode", so.central ? "central" : "local").field("reset", so.reset && !so.central);
+    });
+    auto finish = [&](const Status& st) {
+        emit_simple(g, "finished", [&](JsonOut& e) {
+            e.field("ok", st.is_ok() || st.code() == Code::reset_performed)
+                .field("exit_code", exit_code(st.code())).field("message", st.message());
+        });
+        return st;
+    };
+    MigrationLock lock;
+    if (Status st = lock.acquire(g.db, g.lock_timeout_ms); !st) return finish(st);
+    Chain chain;
+    if (Status st = load_chain(g, chain); !st) return finish(st);  // plugin set: never reset
+
+    // Look at the database in this process (read-only), and let go of it before forking.
+    std::string current;
+    {
+        std::error_code ec;
+        bool exists = fs::exists(g.db, ec);
+        Db db;
+        Status st = exists ? Db::open(g.db, Db::Mode::read_only, g.busy_timeout_ms, db) : Status::ok();
+        DbState state;
+        if (st && exists) st = read_state(db, state);
+        db = Db{};
+        if (!st) {
+            if (st.code() == Code::db_error && looks_corrupt(g.db)) {
+                if (so.central || !so.reset) return finish(st.with_context("the database is corrupt: "));
+                return finish(reset_database(g, so, chain, FailureClass::corrupt, "", st, ""));
+            }
+            return finish(st);
+        }
+        if (chain.position(state.current) < 0) return finish(db_newer_than_app(chain, state.current));
+        if (Status c = check_applied_checksums(chain, state); !c) return finish(c);
+        current = state.current;
+        if (exists && current == chain.head()) {
+            if (!g.json) fmt::print("nothing to do: database is at {}\n", chain.head());
+            return finish(Status::ok());
+        }
+    }
+
+    ChildOutcome o = run_isolated([&] { return migrate_up(g, chain, "", false); });
+    FailureClass cls = classify(o, g.db);
+    if (cls == FailureClass::none) return finish(Status::ok());
+    Status failure = o.status;
+    spdlog::error("{}", failure.message());
+    if (cls != FailureClass::migration && cls != FailureClass::corrupt) return finish(failure);
+    if (so.central || !so.reset) return finish(failure);
+    // The failing revision: where the DB stopped is `current` (the chain is one transaction),
+    // so the first pending revision is the best attribution available from outside.
+    std::string failing;
+    int pos = chain.position(current);
+    if (pos >= 0 && static_cast<size_t>(pos) < chain.revisions().size())
+        failing = chain.revisions()[static_cast<size_t>(pos)].revision;
+    size_t q = failure.message().find("revision '");
+    if (q != std::string::npos) {
+        size_t e = failure.message().find('\'', q + 10);
+        if (e != std::string::npos) failing = failure.message().substr(q + 10, e - q - 10);
+    }
+    return finish(reset_database(g, so, chain, cls, failing, failure, current));
+}
+
+}  // namespace migrator
