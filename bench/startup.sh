@@ -86,7 +86,8 @@ done
 # rule, host/plugin_cache.h): wait so the timed runs see the steady state of a shipped app.
 sleep 3.2
 
-printf "\n%-6s %-10s %12s %12s %12s %12s %8s %8s\n" N binary "floor med" "floor p90" "mig med" "mig p90" "ratio" "p90 rat"
+printf "\n%-6s %-8s | %-40s | %-27s\n" "" "" "wall time (median, p90)" "CPU time user+sys (median)"
+printf "%-6s %-8s | %9s %9s %9s %9s %6s | %8s %8s %7s\n" N binary "floor" "fl p90" "migrator" "mig p90" "ratio" "floor" "migrator" "ratio"
 for n in $ns; do
     dir="$work/plugins-$n"
     args=()
@@ -103,9 +104,10 @@ for n in $ns; do
     out="$("$work/tools/timeit" "$reps" 10 "${args[@]}")"
     for m in "${migrators[@]}"; do
         label="${m%%=*}"
-        read -r _ fmed fp90 _ _ < <(grep "^floor:$label " <<<"$out")
-        read -r _ mmed mp90 _ _ < <(grep "^$label " <<<"$out")
-        printf "%-6s %-10s %9.3f ms %9.3f ms %9.3f ms %9.3f ms %7.2fx %7.2fx\n" "$n" "$label" \
-            "$fmed" "$fp90" "$mmed" "$mp90" "$(echo "$mmed / $fmed" | bc -l)" "$(echo "$mp90 / $fp90" | bc -l)"
+        read -r _ fmed fp90 _ _ fcpu _ < <(grep "^floor:$label " <<<"$out")
+        read -r _ mmed mp90 _ _ mcpu _ < <(grep "^$label " <<<"$out")
+        printf "%-6s %-8s | %6.3f ms %6.3f ms %6.3f ms %6.3f ms %5.2fx | %5.3f ms %5.3f ms %6.2fx\n" \
+            "$n" "$label" "$fmed" "$fp90" "$mmed" "$mp90" "$(echo "$mmed / $fmed" | bc -l)" \
+            "$fcpu" "$mcpu" "$(echo "$mcpu / $fcpu" | bc -l)"
     done
 done

@@ -53,6 +53,15 @@ Status read_state(Db& db, DbState& out) {
     MIG_TRY(db.prepare("SELECT revision, checksum, applied_at FROM migrator_applied ORDER BY applied_at, rowid", s));
     Status st;
     while (s.step(st)) out.applied.push_back({s.text(0), s.text(1), s.text(2)});
+    MIG_TRY(st);
+    if (db.table_exists("migrator_incident")) {
+        Stmt i;
+        MIG_TRY(db.prepare("SELECT time, failure_class, coalesce(failing_revision, ''), error, backup_path, "
+                           "coalesce(from_revision, ''), coalesce(to_revision, '') FROM migrator_incident "
+                           "ORDER BY id DESC LIMIT 1",
+                           i));
+        if (i.step(st)) out.last_incident = Incident{i.text(0), i.text(1), i.text(2), i.text(3), i.text(4), i.text(5), i.text(6)};
+    }
     return st;
 }
 

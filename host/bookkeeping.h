@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,10 +36,16 @@ struct HistoryRow {
     std::int64_t rows_affected = 0;
 };
 
+// The last reset recorded by `migrator start` (table migrator_incident).
+struct Incident {
+    std::string time, failure_class, failing_revision, error, backup_path, from_revision, to_revision;
+};
+
 struct DbState {
     bool initialized = false;  // bookkeeping tables exist
     std::string current;       // "" = base
     std::vector<AppliedRow> applied;
+    std::optional<Incident> last_incident;
 };
 
 Status read_state(Db& db, DbState& out);

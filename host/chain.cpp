@@ -67,14 +67,19 @@ Status foreign_key_check(Db& db, const std::string& after) {
 }
 
 Status call_sql_step(Db& db, const LoadedPlugin& p, Direction dir, const std::atomic<bool>& cancel,
-                     std::int64_t& rows) {
-    HostServices services(db, p.meta->revision, cancel);
+                     bool in_transaction, std::int64_t& rows) {
+    HostServices services(db, p.meta->revision, cancel, in_transaction);
     std::array<char, kErrorBufSize> buf{};
     mig_error_buf err{buf.data(), kErrorBufSize};
     mig_step_fn fn = dir == Direction::up ? p.desc.up : p.desc.down;
     mig_status rc = fn(services.table(), &err);
     buf[kErrorBufSize - 1] = '\0';
     rows = services.rows_affected();
+    if (rc == MIG_OK && in_transaction && !db.in_transaction())
+        return {Code::migration_failed,
+                fmt::format("revision '{}' {} ended the host's transaction (its SQL committed or "
+                            "rolled back); nothing after it was recorded",
+                            p.meta->revision, direction_name(dir))};
     if (rc == MIG_OK) return Status::ok();
     std::string msg = utf8_sanitize(buf.data());
     if (msg.empty()) msg = services.errmsg();
@@ -132,7 +137,8 @@ std::function<void(const std::string&, const std::string&, std::uint64_t, double
 // A revision's work: SQL step then blob migrations going up; blob migrations (in reverse
 // order) then SQL step going down, so that blobs always see the schema they were written for.
 Status call_step(Db& db, const LoadedPlugin& p, Direction dir, const RunOptions& opts,
-                 const std::atomic<bool>& cancel, std::int64_t& rows, std::vector<BlobStats>& blobs) {
+                 const std::atomic<bool>& cancel, bool in_transaction, std::int64_t& rows,
+                 std::vector<BlobStats>& blobs) {
     rows = 0;
     blobs.clear();
     auto run_blobs = [&]() -> Status {
@@ -152,7 +158,7 @@ Status call_step(Db& db, const LoadedPlugin& p, Direction dir, const RunOptions&
     };
     std::int64_t sql_rows = 0;
     if (dir == Direction::down) MIG_TRY(run_blobs());
-    MIG_TRY(call_sql_step(db, p, dir, cancel, sql_rows));
+    MIG_TRY(call_sql_step(db, p, dir, cancel, in_transaction, sql_rows));
     rows += sql_rows;
     if (dir == Direction::up) MIG_TRY(run_blobs());
     return Status::ok();
@@ -218,7 +224,12 @@ Status run_plan(Db& db, const Plan& plan, const RunOptions& opts, RunReport& rep
             std::vector<BlobStats> blob_stats;
             Status st;
             if (!alone) MIG_TRY(db.exec(fmt::format("SAVEPOINT \"{}\"", m.revision)));
-            st = call_step(db, loaded[k], plan.direction, opts, cancel, rows, blob_stats);
+            st = call_step(db, loaded[k], plan.direction, opts, cancel, !alone, rows, blob_stats);
+            if (st && alone && fk_off)
+                st = foreign_key_check(db, fmt::format("revision '{}', which ran without a "
+                                                       "transaction: its changes could not be "
+                                                       "rolled back and it was not recorded",
+                                                       m.revision));
             const double ms =
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
             if (st && alone) {
@@ -234,6 +245,12 @@ Status run_plan(Db& db, const Plan& plan, const RunOptions& opts, RunReport& rep
                 if (st) st = db.exec(fmt::format("RELEASE \"{}\"", m.revision));
             }
             if (!st) {
+                if (opts.events) {
+                    JsonOut e = opts.events->begin("revision_failed");
+                    e.field("revision", m.revision).field("direction", direction_name(plan.direction))
+                        .field("code", code_name(st.code())).field("error", st.message());
+                    opts.events->emit(e);
+                }
                 report.failed_revision = m.revision;
                 report.failed_blobs = std::move(blob_stats);
                 for (size_t r = first_result; r < report.steps.size(); ++r) report.steps[r].committed = false;

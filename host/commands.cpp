@@ -39,6 +39,33 @@ Status load_chain(const GlobalOptions& g, Chain& chain) {
 }
 
 namespace {
+bool file_exists(const std::string& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0;
+}
+}  // namespace
+
+std::string resolve_rev(const std::string& r) { return r == kBase ? std::string() : r; }
+
+// Opens the DB and reads its state, validated against ctx.chain.
+Status open_db(const GlobalOptions& g, Db::Mode mode, Context& ctx) {
+    if (mode == Db::Mode::read_only && !file_exists(g.db)) {
+        ctx.db_exists = false;
+        return Status::ok();
+    }
+    MIG_TRY(Db::open(g.db, mode, g.busy_timeout_ms, ctx.db));
+    MIG_TRY(read_state(ctx.db, ctx.state));
+    if (ctx.chain.position(ctx.state.current) < 0) return db_newer_than_app(ctx.chain, ctx.state.current);
+    return check_applied_checksums(ctx.chain, ctx.state);
+}
+
+Status open_context(const GlobalOptions& g, Db::Mode mode, Context& ctx) {
+    if (g.db.empty()) return {Code::usage, "no database: pass --db PATH or set MIGRATOR_DB"};
+    MIG_TRY(load_chain(g, ctx.chain));
+    return open_db(g, mode, ctx);
+}
+
+namespace {
 
 std::atomic<bool> g_cancel{false};
 extern "C" void on_signal(int) { g_cancel.store(true); }
@@ -64,39 +91,8 @@ private:
     struct sigaction old_term_ {};
 };
 
-std::string resolve_rev(const std::string& r) { return r == kBase ? std::string() : r; }
 
-bool file_exists(const std::string& p) {
-    struct stat st {};
-    return ::stat(p.c_str(), &st) == 0;
-}
 
-// Everything a command needs before it can act: the chain (validated), the DB (opened), its
-// state (validated against the chain).
-struct Context {
-    Chain chain;
-    Db db;
-    DbState state;
-    bool db_exists = true;
-};
-
-// Opens the DB and reads its state, validated against ctx.chain.
-Status open_db(const GlobalOptions& g, Db::Mode mode, Context& ctx) {
-    if (mode == Db::Mode::read_only && !file_exists(g.db)) {
-        ctx.db_exists = false;
-        return Status::ok();
-    }
-    MIG_TRY(Db::open(g.db, mode, g.busy_timeout_ms, ctx.db));
-    MIG_TRY(read_state(ctx.db, ctx.state));
-    if (ctx.chain.position(ctx.state.current) < 0) return db_newer_than_app(ctx.chain, ctx.state.current);
-    return check_applied_checksums(ctx.chain, ctx.state);
-}
-
-Status open_context(const GlobalOptions& g, Db::Mode mode, Context& ctx) {
-    if (g.db.empty()) return {Code::usage, "no database: pass --db PATH or set MIGRATOR_DB"};
-    MIG_TRY(load_chain(g, ctx.chain));
-    return open_db(g, mode, ctx);
-}
 
 Status run(const GlobalOptions& g, Context& ctx, const Plan& plan, bool commit_each) {
     CancelOnSignal guard;
@@ -113,11 +109,15 @@ Status run(const GlobalOptions& g, Context& ctx, const Plan& plan, bool commit_e
 }  // namespace
 
 Status migrate_up(const GlobalOptions& g, const Chain& chain, const std::string& to, bool commit_each) {
+    // No --to: head. "--to base": base. Checked before the DB file is created.
+    const std::string target = to.empty() ? chain.head() : resolve_rev(to);
+    if (chain.position(target) < 0)
+        return {Code::usage, fmt::format("unknown target revision '{}' (see `migrator plugins`)", to)};
     Context ctx;
     ctx.chain = chain;
     MIG_TRY(open_db(g, Db::Mode::create, ctx));
     Plan plan;
-    MIG_TRY(plan_up(ctx.chain, ctx.state.current, resolve_rev(to), plan));
+    MIG_TRY(plan_up(ctx.chain, ctx.state.current, target, plan));
     return run(g, ctx, plan, commit_each);
 }
 
@@ -271,7 +271,7 @@ Status cmd_check(const GlobalOptions& g, const std::string& schema_file) {
     MIG_TRY(Db::open(":memory:", Db::Mode::create, g.busy_timeout_ms, migrated));
     MIG_TRY(Db::open(":memory:", Db::Mode::create, g.busy_timeout_ms, fresh));
     Plan plan;
-    MIG_TRY(plan_up(chain, "", "", plan));
+    MIG_TRY(plan_up(chain, "", chain.head(), plan));
     RunReport report;
     MIG_TRY(run_plan(migrated, plan, RunOptions{}, report)
                 .with_context("running every plugin from scratch failed: "));

@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "bookkeeping.h"
+#include "db.h"
 #include "plan.h"
 #include "status.h"
 
@@ -18,6 +20,23 @@ struct GlobalOptions {
     bool json = false;
     const Events* events = nullptr;  // --events sink, when given
 };
+
+// Everything a command needs before it can act: the chain (validated), the DB (opened), its
+// state (validated against the chain).
+struct Context {
+    Chain chain;
+    Db db;
+    DbState state;
+    bool db_exists = true;
+};
+
+// "base" on the command line means no revision ("").
+std::string resolve_rev(const std::string& r);
+// Opens g.db in `mode` and reads its state, validated against ctx.chain (DB newer than app,
+// checksum drift). read_only on a missing file: ctx.db_exists = false, state base.
+Status open_db(const GlobalOptions& g, Db::Mode mode, Context& ctx);
+// load_chain + open_db.
+Status open_context(const GlobalOptions& g, Db::Mode mode, Context& ctx);
 
 // Discovers --plugins and orders them into a validated chain.
 Status load_chain(const GlobalOptions& g, Chain& chain);

@@ -135,13 +135,32 @@ const mig_host_v1 kTemplate = [] {
 
 }  // namespace
 
-HostServices::HostServices(Db& db, std::string revision, const std::atomic<bool>& cancel)
+int refuse_transaction_control(void* ctx, int action, const char*, const char*, const char*, const char*) {
+    if (action == SQLITE_TRANSACTION || action == SQLITE_SAVEPOINT) {
+        static_cast<HostServices*>(ctx)->errmsg() =
+            "transaction control (BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE) is not allowed in a "
+            "revision: the host runs each revision inside its own transaction (use "
+            "MIG_FLAG_NO_TRANSACTION for a revision that must manage its own)";
+        return SQLITE_DENY;
+    }
+    return SQLITE_OK;
+}
+
+HostServices::HostServices(Db& db, std::string revision, const std::atomic<bool>& cancel,
+                           bool in_transaction)
     : db_(db),
       revision_(std::move(revision)),
       cancel_(cancel),
       total_changes_at_start_(sqlite3_total_changes64(db.get())),
+      guarded_(in_transaction),
       table_(kTemplate) {
     table_.ctx = this;
+    if (guarded_) sqlite3_set_authorizer(db_.get(), refuse_transaction_control, this);
+}
+
+HostServices::~HostServices() {
+    stmts_.clear();  // finalize leftovers while the authorizer still points at us
+    if (guarded_) sqlite3_set_authorizer(db_.get(), nullptr, nullptr);
 }
 
 std::int64_t HostServices::rows_affected() const {

@@ -20,7 +20,10 @@ namespace migrator {
 // Lives for exactly one up/down call; statements left open are finalized when it dies.
 class HostServices {
 public:
-    HostServices(Db& db, std::string revision, const std::atomic<bool>& cancel);
+    // in_transaction: the step runs inside the host's transaction, so the plugin must not
+    // end it: BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE are refused by an SQLite authorizer.
+    HostServices(Db& db, std::string revision, const std::atomic<bool>& cancel, bool in_transaction);
+    ~HostServices();
     HostServices(const HostServices&) = delete;
     HostServices& operator=(const HostServices&) = delete;
 
@@ -42,6 +45,7 @@ private:
     std::string errmsg_;
     std::vector<std::unique_ptr<mig_stmt>> stmts_;
     std::int64_t total_changes_at_start_;
+    bool guarded_;
     mig_host_v1 table_{};
 };
 

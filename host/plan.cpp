@@ -115,7 +115,7 @@ Status db_newer_than_app(const Chain& chain, const std::string& current) {
 Status plan_up(const Chain& chain, const std::string& current, const std::string& target, Plan& out) {
     int from = chain.position(current);
     if (from < 0) return db_newer_than_app(chain, current);
-    int to = target.empty() ? static_cast<int>(chain.revisions().size()) : chain.position(target);
+    int to = chain.position(target);
     if (to < 0)
         return {Code::usage, fmt::format("unknown target revision '{}' (see `migrator plugins`)", target)};
     if (to < from)
@@ -147,7 +147,7 @@ Status plan_down(const Chain& chain, const std::string& current, const std::stri
     for (int i = from - 1; i >= to; --i) {
         const PluginMeta* m = &chain.revisions()[static_cast<size_t>(i)];
         if (m->flags & MIG_FLAG_IRREVERSIBLE)
-            return {Code::migration_failed,
+            return {Code::usage,
                     fmt::format("revision '{}' is irreversible (plugin '{}'): cannot go down past "
                                 "it; restore a backup instead",
                                 m->revision, m->file)};

@@ -43,8 +43,8 @@ struct Plan {
 // The revisions in the "base" spelling accepted on the command line.
 constexpr const char* kBase = "base";
 
-// Plans `up` from `current` to `target` ("" = head). `current` must be in the chain (or base)
-// and `target` at or after it.
+// Plans `up` from `current` to `target` ("" = base; pass chain.head() for head). `current`
+// must be in the chain (or base) and `target` at or after it.
 Status plan_up(const Chain& chain, const std::string& current, const std::string& target, Plan& out);
 // Plans `down` from `current` back to `target` ("" = base, undo everything). Refuses when a
 // revision on the way is irreversible, naming it.

@@ -135,13 +135,31 @@ void print_status(const GlobalOptions& g, const Chain& chain, const DbState& sta
         j.key("pending").begin_array();
         for (const auto* m : pending)
             j.begin_object().field("revision", m->revision).field("description", m->description).end_object();
-        j.end_array().end_object();
+        j.end_array();
+        j.key("last_incident");
+        if (const auto& i = state.last_incident) {
+            j.begin_object()
+                .field("time", i->time)
+                .field("failure_class", i->failure_class)
+                .field("failing_revision", i->failing_revision)
+                .field("error", i->error)
+                .field("backup_path", i->backup_path)
+                .field("from_revision", i->from_revision)
+                .field("to_revision", i->to_revision)
+                .end_object();
+        } else {
+            j.null();
+        }
+        j.end_object();
         fmt::print("{}\n", j.str());
         return;
     }
     fmt::print("database: {}{}\n", g.db, db_exists ? "" : " (does not exist yet; `migrator up` creates it)");
     fmt::print("current:  {}\n", show(state.current));
     fmt::print("head:     {}\n", show(chain.head()));
+    if (const auto& i = state.last_incident)
+        fmt::print("incident: {} reset after a {} failure at {} ({}); old data: {}\n", i->time,
+                   i->failure_class, show(i->failing_revision), i->error, i->backup_path);
     if (newer) {
         fmt::print("status:   DATABASE IS NEWER THAN THIS APP ({})\n", st.message());
         return;

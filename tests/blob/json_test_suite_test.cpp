@@ -23,7 +23,7 @@ bool is_invalid_json_error(const std::string& err) {
     return starts_with(err, "invalid JSON") || starts_with(err, "too deep");
 }
 
-std::string quoted(std::string_view s) {
+std::string as_json_string(std::string_view s) {
     std::string q;
     json::append_quoted(q, s);
     return q;
@@ -78,7 +78,7 @@ TEST_CASE("JSONTestSuite y_ files survive byte for byte as untouched values") {
 TEST_CASE("JSONTestSuite y_ files as arguments strings are parsed into their value") {
     for (const auto& f : blob_test::suite_files("test_parsing", "y_")) {
         INFO(f.name);
-        const std::string row = R"({"tool_calls":[{"name":"f","arguments":)" + quoted(f.bytes) + "}]}";
+        const std::string row = R"({"tool_calls":[{"name":"f","arguments":)" + as_json_string(f.bytes) + "}]}";
         std::string out, err;
         REQUIRE(message_v1_to_v2(row, out, err) == Outcome::changed);
         CHECK(out == R"({"tool_calls":[{"function":"f","arguments":)" + std::string(json::trim(f.bytes)) +
@@ -107,7 +107,7 @@ TEST_CASE("JSONTestSuite n_ files as arguments strings become _raw") {
         // A row can only carry the text as a JSON string when it is UTF-8.
         if (!simdjson::validate_utf8(f.bytes.data(), f.bytes.size())) continue;
         INFO(f.name);
-        const std::string q = quoted(f.bytes);
+        const std::string q = as_json_string(f.bytes);
         const std::string row = R"({"tool_calls":[{"arguments":)" + q + "}]}";
         std::string out, err;
         REQUIRE(message_v1_to_v2(row, out, err) == Outcome::changed);
@@ -130,7 +130,7 @@ TEST_CASE("JSONTestSuite i_ files never crash and give consistent results") {
         // Also as an arguments string (when the row can carry it) and as an untouched value.
         if (simdjson::validate_utf8(f.bytes.data(), f.bytes.size())) {
             std::string out, err;
-            const std::string row = R"({"tool_calls":[{"arguments":)" + quoted(f.bytes) + "}]}";
+            const std::string row = R"({"tool_calls":[{"arguments":)" + as_json_string(f.bytes) + "}]}";
             CHECK(message_v1_to_v2(row, out, err) == Outcome::changed);
             CHECK(json::is_valid(out));
         }

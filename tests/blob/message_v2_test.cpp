@@ -62,7 +62,7 @@ void expect_up_error(std::string_view in, std::string_view what) {
     CHECK(r.out == kSentinel);
 }
 
-std::string quoted(std::string_view s) {
+std::string as_json_string(std::string_view s) {
     std::string q;
     json::append_quoted(q, s);
     return q;
@@ -86,12 +86,12 @@ std::string args_after_up(std::string_view args_json) {
 // An `arguments` string holding `text` (escaped minimally) must be parsed into `expected`.
 void expect_args_parsed(std::string_view text, std::string_view expected) {
     INFO("arguments text: " << text);
-    CHECK(args_after_up(quoted(text)) == expected);
+    CHECK(args_after_up(as_json_string(text)) == expected);
 }
 // An `arguments` string holding `text` must become {"_raw":<the original string>}.
 void expect_args_raw(std::string_view text) {
     INFO("arguments text: " << text);
-    const std::string q = quoted(text);
+    const std::string q = as_json_string(text);
     CHECK(args_after_up(q) == R"({"_raw":)" + q + "}");
 }
 
@@ -613,14 +613,14 @@ private:
 
     std::string arguments(bool& exact) {
         const double c = uniform();
-        if (c < 0.70) return quoted(arguments_text());
+        if (c < 0.70) return as_json_string(arguments_text());
         if (c < 0.75) {  // other JSON types
             static const char* texts[] = {"[1,2]", "\"hello\"", "42", "true", "null", "12345678901234567890123"};
-            return quoted(texts[pick(std::size(texts))]);
+            return as_json_string(texts[pick(std::size(texts))]);
         }
         if (c < 0.80) {  // whitespace around: trimmed by up, not restored by down
             exact = false;
-            return quoted(" \n" + arguments_text() + "\t ");
+            return as_json_string(" \n" + arguments_text() + "\t ");
         }
         if (c < 0.83) {  // escapes in the outer string: decoded by up, not restored by down
             exact = false;
@@ -631,7 +631,7 @@ private:
                                         "rust async", "[1,2", "\\ud800"};
             const std::string b = bad[pick(std::size(bad))];
             if (b == "\\ud800") return "\"[\\\"\\ud800\\\"]\"";
-            std::string q = quoted(b);
+            std::string q = as_json_string(b);
             if (chance(0.3)) q.insert(1, "\\/");  // odd escapes survive in _raw
             return q;
         }
@@ -663,7 +663,7 @@ private:
         return t + "]";
     }
 
-    static std::string quoted(std::string_view s) {
+    static std::string as_json_string(std::string_view s) {
         std::string q;
         json::append_quoted(q, s);
         return q;

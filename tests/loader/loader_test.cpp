@@ -103,7 +103,7 @@ Status run_up(const fs::path& dir, const fs::path& db_path, migrator::Db& db) {
     migrator::DbState state;
     MIG_TRY(migrator::read_state(db, state));
     migrator::Plan plan;
-    MIG_TRY(migrator::plan_up(chain, state.current, "", plan));
+    MIG_TRY(migrator::plan_up(chain, state.current, chain.head(), plan));
     migrator::RunReport report;
     return migrator::run_plan(db, plan, migrator::RunOptions{}, report);
 }
