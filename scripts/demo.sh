@@ -43,9 +43,13 @@ SQL
 echo "== before"
 "$M" --db "$DB" --plugins "$PLUGINS" status
 sqlite3 "$DB" "SELECT 'rows: agent=' || (SELECT count(*) FROM agent) || ' task=' || (SELECT count(*) FROM task) || ' saved_agent_message=' || (SELECT count(*) FROM saved_agent_message)"
+echo "one saved_agent_message.data (v1):"
+sqlite3 "$DB" "SELECT data FROM saved_agent_message WHERE id = 5"
 echo "== migrator up"
 "$M" --db "$DB" --plugins "$PLUGINS" up
 echo "== after"
 "$M" --db "$DB" --plugins "$PLUGINS" status
 "$M" --db "$DB" --plugins "$PLUGINS" history
 sqlite3 "$DB" "SELECT 'rows: agent=' || (SELECT count(*) FROM agent) || ' task=' || (SELECT count(*) FROM task) || ' saved_agent_message=' || (SELECT count(*) FROM saved_agent_message) || ' open_task=' || (SELECT count(*) FROM open_task)"
+echo "the same saved_agent_message.data (v2):"
+sqlite3 "$DB" "SELECT data FROM saved_agent_message WHERE id = 5"

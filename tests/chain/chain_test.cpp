@@ -22,6 +22,13 @@ const char* const kRev1 = "0001_initial";
 const char* const kRev2 = "0002_task_priority";
 const char* const kRev3 = "0003_agent_tools";
 const char* const kRev4 = "0004_task_status_check";
+const char* const kRev5 = "0005_message_v2";  // head: blob-only (saved_agent_message.data v1 -> v2)
+
+// The snapshot without `table`: for a comparison across a revision that rewrites its blobs.
+Snapshot without(Snapshot s, const std::string& table) {
+    s.erase(table);
+    return s;
+}
 
 // Realistic rows for the reference app at 0002_task_priority: ids with gaps (so a rebuild
 // that renumbers rowids is caught), UTF-8, quotes, newlines, a large JSON document.
@@ -170,8 +177,11 @@ TEST_CASE("chain: populated reference DB keeps every row through up/down/up roun
     // Round trip 1: 0002 -> head -> 0002.
     auto up1 = w.run("up");
     REQUIRE(up1.exit_code == 0);
-    CHECK(recorded_revision(w.db) == kRev4);
-    CHECK(data_0002(w.db) == original);
+    CHECK(recorded_revision(w.db) == kRev5);
+    CHECK(without(data_0002(w.db), "saved_agent_message") == without(original, "saved_agent_message"));
+    // 0005 rewrote every message to v2 (content wrapped, schema_version appended).
+    CHECK(Sqlite(w.db, SQLITE_OPEN_READONLY).text("SELECT data FROM saved_agent_message WHERE id = 1") ==
+          R"({"role":"user","content":[{"type":"text","text":"Plan the 1.2 release"}],"schema_version":2})");
     const Snapshot at_head = all_user_tables(w.db);
     CHECK(at_head.at("agent_tool").empty());
 
@@ -190,8 +200,8 @@ TEST_CASE("chain: populated reference DB keeps every row through up/down/up roun
     // Round trip 2: up again, identical to the first time at head.
     auto up2 = w.run("up");
     REQUIRE(up2.exit_code == 0);
-    CHECK(recorded_revision(w.db) == kRev4);
-    CHECK(data_0002(w.db) == original);
+    CHECK(recorded_revision(w.db) == kRev5);
+    CHECK(without(data_0002(w.db), "saved_agent_message") == without(original, "saved_agent_message"));
     CHECK(all_user_tables(w.db) == at_head);
 
     // Down to base: 0001's down drops the app's tables (by design), bookkeeping remains.
@@ -203,7 +213,7 @@ TEST_CASE("chain: populated reference DB keeps every row through up/down/up roun
     // And up again from base: the full schema, empty.
     auto up3 = w.run("up");
     REQUIRE(up3.exit_code == 0);
-    CHECK(recorded_revision(w.db) == kRev4);
+    CHECK(recorded_revision(w.db) == kRev5);
     const Snapshot fresh = all_user_tables(w.db);
     CHECK(fresh.size() == at_head.size());
     for (const auto& [name, rows] : fresh) CHECK(rows.empty());
@@ -211,17 +221,20 @@ TEST_CASE("chain: populated reference DB keeps every row through up/down/up roun
         Sqlite s(w.db, SQLITE_OPEN_READONLY);
         CHECK(s.rows("PRAGMA integrity_check") == Rows{{"t:ok"}});
         CHECK(s.rows("SELECT revision FROM migrator_applied ORDER BY revision") ==
-              Rows{{"t:0001_initial"}, {"t:0002_task_priority"}, {"t:0003_agent_tools"}, {"t:0004_task_status_check"}});
+              Rows{{"t:0001_initial"}, {"t:0002_task_priority"}, {"t:0003_agent_tools"}, {"t:0004_task_status_check"},
+                   {"t:0005_message_v2"}});
     }
 
     using Move = std::pair<std::string, std::string>;
     const std::vector<Move> expected = {
         {kRev1, "up"},   {kRev2, "up"},                                     // initial --to 0002
-        {kRev3, "up"},   {kRev4, "up"},                                     // up1
-        {kRev4, "down"}, {kRev3, "down"},                                   // down1
-        {kRev3, "up"},   {kRev4, "up"},                                     // up2
-        {kRev4, "down"}, {kRev3, "down"}, {kRev2, "down"}, {kRev1, "down"}, // to base
+        {kRev3, "up"},   {kRev4, "up"},   {kRev5, "up"},                    // up1
+        {kRev5, "down"}, {kRev4, "down"}, {kRev3, "down"},                  // down1
+        {kRev3, "up"},   {kRev4, "up"},   {kRev5, "up"},                    // up2
+        {kRev5, "down"}, {kRev4, "down"}, {kRev3, "down"}, {kRev2, "down"}, // to base
+        {kRev1, "down"},
         {kRev1, "up"},   {kRev2, "up"},   {kRev3, "up"},   {kRev4, "up"},   // up3
+        {kRev5, "up"},
     };
     CHECK(history_moves(w) == expected);
 }
@@ -280,7 +293,7 @@ TEST_CASE("chain: DB newer than the app exits 4 and status --json says db_newer_
         auto r = w.run(cmd);
         CHECK(r.exit_code == 4);
         CHECK(contains(r.err, "newer version of the app"));
-        CHECK(contains(r.err, kRev4));
+        CHECK(contains(r.err, kRev5));
     }
 
     auto st = w.run("--json status");
@@ -288,7 +301,7 @@ TEST_CASE("chain: DB newer than the app exits 4 and status --json says db_newer_
     Json j(st.out);
     CHECK(bool(j.root()["db_newer_than_app"]) == true);
     CHECK(bool(j.root()["at_head"]) == false);
-    CHECK(str(j.root()["current"]) == kRev4);
+    CHECK(str(j.root()["current"]) == kRev5);
     CHECK(str(j.root()["head"]) == kRev2);
 
     auto human = w.run("status");
@@ -338,7 +351,7 @@ TEST_CASE("chain: reference 0004 table rebuild keeps task indexes, trigger, view
     REQUIRE(tasks_before.at(1).back() != "null");
     const Snapshot others_before = data_0002(w.db);
 
-    REQUIRE(w.run("up").exit_code == 0);
+    REQUIRE(w.run("up --to " + std::string(kRev4)).exit_code == 0);
     REQUIRE(recorded_revision(w.db) == kRev4);
 
     Sqlite s(w.db);
