@@ -32,7 +32,7 @@ SELECT i, 1 + i % 400, strftime('%Y-%m-%dT%H:%M:%SZ', '2026-01-03', '+' || i || 
          'role', CASE i % 4 WHEN 0 THEN 'user' WHEN 1 THEN 'assistant' WHEN 2 THEN 'tool' ELSE 'system' END,
          'content', 'Message ' || i || ' caf' || char(233) || ' ' || hex(randomblob(8 + i % 40)),
          'tool_calls', CASE WHEN i % 4 = 1 THEN json_array(json_object('id', 'call_' || i, 'name', 'search',
-                        'arguments', json_object('q', 'query ' || i, 'limit', i % 10))) ELSE json_array() END,
+                        'arguments', '' || json_object('q', 'query ' || i, 'limit', i % 10))) ELSE json_array() END,
          'created_at', strftime('%Y-%m-%dT%H:%M:%SZ', '2026-01-03', '+' || i || ' seconds'),
          'metadata', json_object('model', 'm-7', 'usage', json_object('input_tokens', i * 3, 'output_tokens', i * 7),
                                  'latency_ms', 100.25 + i),
