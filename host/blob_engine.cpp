@@ -198,8 +198,27 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
         }
         return Status::ok();
     };
-    // Tallies a transformed batch; true when it holds row errors.
-    auto tally = [&](const Batch& b) {
+    const bool quarantine = opts.quarantine;
+    const bool scan_all = opts.scan_all || quarantine;
+    Stmt quarantine_insert;
+    if (quarantine) {
+        MIG_TRY(db.exec(R"sql(CREATE TABLE IF NOT EXISTS migrator_quarantine(
+    id INTEGER PRIMARY KEY,
+    revision TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    "table" TEXT NOT NULL,
+    "column" TEXT NOT NULL,
+    row_key INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    time TEXT NOT NULL))sql"));
+        MIG_TRY(db.prepare("INSERT INTO migrator_quarantine(revision, direction, \"table\", \"column\", "
+                           "row_key, error, time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                           "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                           quarantine_insert));
+    }
+    // Tallies a transformed batch (and quarantines its failing rows); true when it holds row
+    // errors.
+    auto tally = [&](const Batch& b) -> Status {
         for (std::size_t i = 0; i < b.count; ++i) {
             const Row& r = b.rows[i];
             ++stats.scanned;
@@ -208,9 +227,20 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
             else {
                 ++stats.failed;
                 if (stats.errors.size() < opts.max_reported_errors) stats.errors.push_back({r.rowid, r.err});
+                if (quarantine) {
+                    quarantine_insert.reset();
+                    quarantine_insert.bind(1, std::string_view(opts.revision))
+                        .bind(2, std::string_view(direction_name(dir)))
+                        .bind(3, std::string_view(stats.table))
+                        .bind(4, std::string_view(stats.column))
+                        .bind(5, r.rowid)
+                        .bind(6, std::string_view(r.err));
+                    MIG_TRY(quarantine_insert.run().with_context(where + ": recording a quarantined row: "));
+                    ++stats.quarantined;
+                }
             }
         }
-        return stats.failed > 0;
+        return Status::ok();
     };
 
     unsigned workers = opts.workers ? opts.workers : std::max(1u, std::thread::hardware_concurrency());
@@ -230,21 +260,29 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
         if (io) io = read_batch(*next);
         pool.wait();
         if (!io) return io;
-        if (tally(*cur)) break;
+        MIG_TRY(tally(*cur));
+        if (stats.failed > 0 && !scan_all) break;
         report_progress(cur->rows[cur->count - 1].rowid);
         if (cancel.load()) return {Code::cancelled, where + ": cancelled by the operator"};
         std::swap(prev, cur);
         std::swap(cur, next);
     }
-    if (stats.failed == 0) MIG_TRY(write_batch(*prev));
+    if (stats.failed == 0 || scan_all) MIG_TRY(write_batch(*prev));
     stats.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (stats.failed > 0) {
+    if (stats.failed > 0 && !quarantine) {
         const RowError& e = stats.errors.front();
         return {Code::migration_failed,
-                fmt::format("{}: {} row error(s) in the first {} rows read; first: rowid {}: {}. "
-                            "The rows are unchanged; reproduce one with `migrator blob`",
-                            where, stats.failed, stats.scanned, e.rowid, e.message)};
+                fmt::format("{}: {} row error(s) in {} {} rows read; first: rowid {}: {}. "
+                            "Nothing was written; reproduce one row with `migrator blob`, or "
+                            "run with --on-row-error=quarantine to migrate the other rows and "
+                            "keep the failing ones as they are in migrator_quarantine",
+                            where, stats.failed, scan_all ? "all" : "the first", stats.scanned,
+                            e.rowid, e.message)};
     }
+    if (stats.failed > 0)
+        spdlog::warn("{}: {} row(s) failed and were quarantined, left as they were (see table "
+                     "migrator_quarantine); first: rowid {}: {}",
+                     where, stats.failed, stats.errors.front().rowid, stats.errors.front().message);
     spdlog::info("{}: {} rows, {} changed, {} unchanged in {:.0f} ms ({:.0f} rows/s)", where,
                  stats.scanned, stats.changed, stats.unchanged, stats.duration_ms,
                  stats.duration_ms > 0 ? static_cast<double>(stats.scanned) * 1000.0 / stats.duration_ms : 0.0);

@@ -23,6 +23,14 @@ struct BlobOptions {
     std::size_t batch_rows = 4096;            // rows per batch, at most
     std::size_t batch_bytes = 16u << 20;      // input bytes per batch, at most (one row may exceed)
     std::size_t max_reported_errors = 10;     // row errors kept for the report
+    // Row errors: by default the first batch holding one ends the scan and fails the
+    // migration. scan_all keeps going (good rows are still written, failing rows never are)
+    // so that every error is counted, then fails: what a dry run needs. quarantine implies
+    // scan_all, records every failing row in migrator_quarantine (revision, table, column,
+    // rowid, error; the row itself stays as it was) and lets the migration succeed.
+    bool scan_all = false;
+    bool quarantine = false;
+    std::string revision;                     // for quarantine rows
     // Called on the main thread after each batch: rows scanned so far and the fraction of
     // the table's rowid range covered (0..1), a cheap estimate that needs no count(*).
     std::function<void(const std::string& table, const std::string& column, std::uint64_t rows,
@@ -42,6 +50,7 @@ struct BlobStats {
     std::uint64_t changed = 0;
     std::uint64_t unchanged = 0;
     std::uint64_t failed = 0;
+    std::uint64_t quarantined = 0;  // failed rows recorded in migrator_quarantine
     double duration_ms = 0;
     std::vector<RowError> errors;  // the first max_reported_errors
 };

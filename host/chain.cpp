@@ -147,6 +147,7 @@ Status call_step(Db& db, const LoadedPlugin& p, Direction dir, const RunOptions&
             const auto& b = p.blobs[dir == Direction::up ? k : n - 1 - k];
             BlobStats stats;
             BlobOptions bo = opts.blob;
+            bo.revision = p.meta->revision;
             if (!bo.progress) bo.progress = progress_reporter(p.meta->revision, opts.events);
             Status st = run_blob_migration(db, b, dir, bo, cancel, stats);
             finish_progress_line();

@@ -100,6 +100,8 @@ Status run(const GlobalOptions& g, Context& ctx, const Plan& plan, bool commit_e
     opts.commit_each = commit_each;
     opts.cancel = &g_cancel;
     opts.events = g.events;
+    opts.blob.workers = g.workers;
+    opts.blob.quarantine = g.quarantine;
     RunReport report;
     Status st = run_plan(ctx.db, plan, opts, report);
     print_run(g, plan, report, st);

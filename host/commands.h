@@ -19,6 +19,8 @@ struct GlobalOptions {
     int lock_timeout_ms = 60000; // wait for another migrator process (the sidecar lock)
     bool json = false;
     const Events* events = nullptr;  // --events sink, when given
+    unsigned workers = 0;            // blob transform threads; 0 = one per core
+    bool quarantine = false;         // --on-row-error=quarantine (see BlobOptions)
 };
 
 // Everything a command needs before it can act: the chain (validated), the DB (opened), its

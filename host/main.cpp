@@ -55,6 +55,15 @@ int main(int argc, char** argv) {
     std::string events_spec;
     app.add_option("--events", events_spec,
                    "write JSON-lines progress events to this file (appended) or file descriptor number");
+    app.add_option("--workers", g.workers, "threads for blob transforms (default: one per core)")
+        ->check(CLI::Range(1u, 256u));
+    std::string on_row_error = "fail";
+    app.add_option("--on-row-error", on_row_error,
+                   "a blob row the transform rejects: 'fail' the revision (rolled back), or "
+                   "'quarantine' it (left as it was, recorded in table migrator_quarantine) and "
+                   "migrate the other rows")
+        ->check(CLI::IsMember({"fail", "quarantine"}))
+        ->capture_default_str();
     app.add_flag("--json", g.json, "machine-readable output on stdout");
     app.add_flag("-v,--verbose", verbosity, "more log output on stderr (-vv: trace)");
     app.add_flag("-q,--quiet", quiet, "only warnings and errors on stderr");
@@ -127,6 +136,7 @@ int main(int argc, char** argv) {
         return exit_code(est.code());
     }
     if (events.enabled()) g.events = &events;
+    g.quarantine = on_row_error == "quarantine";
     so.central = mode == "central";
     so.reset = !no_reset;
 

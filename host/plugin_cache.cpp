@@ -26,10 +26,14 @@ namespace {
 //   u64      payload_size
 //   u64      payload_hash   hash64(payload)
 //   payload: str dir, u32 count, count x { str name, u64 dev, ino, size, i64 mtime_ns,
-//            ctime_ns, u32 abi_minor, u64 flags, str revision, parent, checksum, description }
+//            ctime_ns, u32 abi_minor, u64 flags, str revision, parent, checksum, description,
+//            u32 nblobs, nblobs x { str table, column, model } }
 //   str = u32 length + bytes
 constexpr char kMagic[8] = {'M', 'I', 'G', 'P', 'L', 'C', 'A', '\n'};
-constexpr std::uint32_t kFormat = 1;
+// 2: blob migrations added to the entries (a format-1 cache lost them: the loader then
+// refused every blob revision served from the cache).
+constexpr std::uint32_t kFormat = 2;
+constexpr std::uint32_t kMaxBlobs = 4096;
 constexpr std::uint32_t kByteOrder = 0x01020304u;
 constexpr std::size_t kHeaderSize = 8 + 4 * 4 + 8 + 8;
 constexpr std::uint64_t kMaxFileSize = 64ull << 20;  // far above any real plugin set
@@ -99,6 +103,15 @@ private:
     std::size_t n_;
     std::size_t pos_ = 0;
 };
+
+bool read_blobs(Reader& r, std::vector<BlobMeta>& out) {
+    std::uint32_t n = 0;
+    if (!r.get(n) || n > kMaxBlobs) return false;
+    out.resize(n);
+    for (auto& b : out)
+        if (!(r.str(b.table) && r.str(b.column) && r.str(b.model))) return false;
+    return true;
+}
 
 std::int64_t ns_of(const struct timespec& t) {
     return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
@@ -198,7 +211,7 @@ bool PluginCache::load() {
         if (!(r.str(name) && r.get(e.key.dev) && r.get(e.key.ino) && r.get(e.key.size) &&
               r.get(e.key.mtime_ns) && r.get(e.key.ctime_ns) && r.get(e.meta.abi_minor) &&
               r.get(e.meta.flags) && r.str(e.meta.revision) && r.str(e.meta.parent) &&
-              r.str(e.meta.checksum) && r.str(e.meta.description)) ||
+              r.str(e.meta.checksum) && r.str(e.meta.description) && read_blobs(r, e.meta.blobs)) ||
             !entries.emplace(std::move(name), std::move(e)).second) {
             spdlog::debug("plugin cache '{}': malformed entry; ignored", path_);
             return false;
@@ -251,6 +264,12 @@ bool PluginCache::save() {
         w.str(e.meta.parent);
         w.str(e.meta.checksum);
         w.str(e.meta.description);
+        w.put(static_cast<std::uint32_t>(e.meta.blobs.size()));
+        for (const auto& b : e.meta.blobs) {
+            w.str(b.table);
+            w.str(b.column);
+            w.str(b.model);
+        }
     };
     for (const auto& [name, e] : loaded_)
         if (e.used && !next_.count(name)) put_entry(name, e);

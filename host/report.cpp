@@ -39,6 +39,7 @@ void json_blobs(JsonOut& j, const std::vector<BlobStats>& blobs) {
             .field("changed", static_cast<std::int64_t>(b.changed))
             .field("unchanged", static_cast<std::int64_t>(b.unchanged))
             .field("failed", static_cast<std::int64_t>(b.failed))
+            .field("quarantined", static_cast<std::int64_t>(b.quarantined))
             .field("duration_ms", b.duration_ms)
             .field("rows_per_s", b.duration_ms > 0 ? static_cast<double>(b.scanned) * 1000.0 / b.duration_ms : 0.0);
         j.key("errors").begin_array();
@@ -50,8 +51,10 @@ void json_blobs(JsonOut& j, const std::vector<BlobStats>& blobs) {
 
 void print_blobs(const std::vector<BlobStats>& blobs) {
     for (const auto& b : blobs) {
-        fmt::print("      blob {}.{}: {} scanned, {} changed, {} unchanged, {} failed, {:.1f} ms ({:.0f} rows/s)\n",
-                   b.table, b.column, b.scanned, b.changed, b.unchanged, b.failed, b.duration_ms,
+        fmt::print("      blob {}.{}: {} scanned, {} changed, {} unchanged, {} failed{}, {:.1f} ms ({:.0f} rows/s)\n",
+                   b.table, b.column, b.scanned, b.changed, b.unchanged, b.failed,
+                   b.quarantined ? fmt::format(" ({} quarantined, left as they were)", b.quarantined) : "",
+                   b.duration_ms,
                    b.duration_ms > 0 ? static_cast<double>(b.scanned) * 1000.0 / b.duration_ms : 0.0);
         for (const auto& e : b.errors) fmt::print("        rowid {}: {}\n", e.rowid, e.message);
     }

@@ -266,3 +266,26 @@ TEST_CASE("no database, no cache") {
     write_file(tmp / "x.db", "");
     CHECK(PluginCache::path_for_db((tmp / "x.db").string()) == (tmp / "x.db").string() + ".plugin-cache");
 }
+
+// Regression: format 1 of the cache did not store blob migrations, so a blob revision served
+// from the cache had none in its metadata and the loader refused it ("descriptor declares 1
+// blob migration(s) but the metadata note lists 0") on every start after the first.
+TEST_CASE("a blob revision served from the cache keeps its blob migrations") {
+    Fixture f;
+    std::vector<PluginMeta> real_metas;
+    REQUIRE(migrator::discover(f.dir.string(), real_metas).is_ok());
+    size_t blob_rev = real_metas.size();
+    for (size_t k = 0; k < real_metas.size(); ++k)
+        if (!real_metas[k].blobs.empty()) blob_rev = k;
+    REQUIRE(blob_rev < real_metas.size());  // the reference history has a blob revision
+    f.forge(0, "FROM THE CACHE");           // every entry cached, blobs included
+    const auto cached = f.discover();
+    CHECK(description_of(cached, f.plugin(0)) == "FROM THE CACHE");  // really from the cache
+    REQUIRE(cached.size() == real_metas.size());
+    for (size_t k = 0; k < cached.size(); ++k) {
+        INFO(cached[k].revision);
+        CHECK(cached[k].blobs == real_metas[k].blobs);
+    }
+    CHECK(cached[blob_rev].blobs.at(0).table == "saved_agent_message");
+    CHECK(cached[blob_rev].blobs.at(0).model == "SavedAgentMessage");
+}
