@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "json_out.h"
+#include "json_schema.h"
 #include "worker_pool.h"
 
 namespace migrator {
@@ -26,6 +27,8 @@ struct Row {
     mig_status result = MIG_OK;
     std::string out;
     std::string err;
+    int schema = -1;  // JsonSchema::Result, -1 when not validated
+    std::string schema_why;
 };
 
 // One batch: the input bytes of all its rows in one buffer, plus per-row results. Buffers
@@ -53,7 +56,8 @@ mig_status sink_write(void* ctx, const char* data, size_t len) {
     return MIG_OK;
 }
 
-void transform_rows(Batch& b, std::atomic<std::size_t>& next, mig_blob_fn fn, std::size_t limit) {
+void transform_rows(Batch& b, std::atomic<std::size_t>& next, mig_blob_fn fn, std::size_t limit,
+                    const JsonSchema* schema) {
     std::array<char, kErrCap> err{};
     mig_error_buf eb{err.data(), kErrCap};
     while (true) {
@@ -73,6 +77,12 @@ void transform_rows(Batch& b, std::atomic<std::size_t>& next, mig_blob_fn fn, st
                 r.err = err[0] ? utf8_sanitize(err.data())
                                : fmt::format("row error (status {}, no message)", r.result);
                 r.out.clear();
+            } else if (schema) {
+                const std::string_view value = r.result == MIG_BLOB_CHANGED
+                                                   ? std::string_view(r.out)
+                                                   : std::string_view(b.input.data() + r.in_off, r.in_len);
+                r.schema_why.clear();
+                r.schema = static_cast<int>(schema->validate(value, r.schema_why));
             }
         }
     }
@@ -222,9 +232,19 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
         for (std::size_t i = 0; i < b.count; ++i) {
             const Row& r = b.rows[i];
             ++stats.scanned;
-            if (r.result == MIG_BLOB_CHANGED) ++stats.changed;
-            else if (r.result == MIG_BLOB_UNCHANGED) ++stats.unchanged;
-            else {
+            if (r.result == MIG_BLOB_CHANGED || r.result == MIG_BLOB_UNCHANGED) {
+                if (r.result == MIG_BLOB_CHANGED) ++stats.changed;
+                else ++stats.unchanged;
+                if (r.schema >= 0) {
+                    ++stats.validated;
+                    const auto res = static_cast<JsonSchema::Result>(r.schema);
+                    if (res != JsonSchema::Result::valid) {
+                        ++(res == JsonSchema::Result::invalid ? stats.schema_invalid : stats.schema_unparsable);
+                        if (stats.schema_errors.size() < opts.max_reported_errors)
+                            stats.schema_errors.push_back({r.rowid, r.schema_why});
+                    }
+                }
+            } else {
                 ++stats.failed;
                 if (stats.errors.size() < opts.max_reported_errors) stats.errors.push_back({r.rowid, r.err});
                 if (quarantine) {
@@ -254,7 +274,7 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
     Status io;
     while (cur->count > 0) {
         std::atomic<std::size_t> index{0};
-        pool.start([&] { transform_rows(*cur, index, fn, limit); });
+        pool.start([&] { transform_rows(*cur, index, fn, limit, opts.schema); });
         // While the workers transform `cur`: write `prev`, read `next` (main thread only).
         io = write_batch(*prev);
         if (io) io = read_batch(*next);
@@ -271,13 +291,15 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
     stats.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (stats.failed > 0 && !quarantine) {
         const RowError& e = stats.errors.front();
+        std::string first = e.message;
+        while (!first.empty() && first.back() == '.') first.pop_back();
         return {Code::migration_failed,
                 fmt::format("{}: {} row error(s) in {} {} rows read; first: rowid {}: {}. "
                             "Nothing was written; reproduce one row with `migrator blob`, or "
                             "run with --on-row-error=quarantine to migrate the other rows and "
                             "keep the failing ones as they are in migrator_quarantine",
                             where, stats.failed, scan_all ? "all" : "the first", stats.scanned,
-                            e.rowid, e.message)};
+                            e.rowid, first)};
     }
     if (stats.failed > 0)
         spdlog::warn("{}: {} row(s) failed and were quarantined, left as they were (see table "

@@ -18,6 +18,8 @@
 
 namespace migrator {
 
+class JsonSchema;
+
 struct BlobOptions {
     unsigned workers = 0;                     // 0: one per core
     std::size_t batch_rows = 4096;            // rows per batch, at most
@@ -31,6 +33,9 @@ struct BlobOptions {
     bool scan_all = false;
     bool quarantine = false;
     std::string revision;                     // for quarantine rows
+    // Dry runs: every value the column holds afterwards (a changed row's output, an
+    // unchanged row's input) is validated against this schema by the workers.
+    const JsonSchema* schema = nullptr;
     // Called on the main thread after each batch: rows scanned so far and the fraction of
     // the table's rowid range covered (0..1), a cheap estimate that needs no count(*).
     std::function<void(const std::string& table, const std::string& column, std::uint64_t rows,
@@ -51,6 +56,10 @@ struct BlobStats {
     std::uint64_t unchanged = 0;
     std::uint64_t failed = 0;
     std::uint64_t quarantined = 0;  // failed rows recorded in migrator_quarantine
+    // With BlobOptions::schema: values checked, violations, values the validator could not
+    // parse (counted apart), and the first violations / unparsable values.
+    std::uint64_t validated = 0, schema_invalid = 0, schema_unparsable = 0;
+    std::vector<RowError> schema_errors;
     double duration_ms = 0;
     std::vector<RowError> errors;  // the first max_reported_errors
 };

@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <memory>
 
@@ -66,9 +67,42 @@ Status foreign_key_check(Db& db, const std::string& after) {
                         fmt::join(rows, "; "))};
 }
 
+// Keeps what a step's SQL ran while it lives (sqlite3_trace_v2 on the connection).
+class SqlCapture {
+public:
+    SqlCapture(Db& db, std::vector<CapturedSql>* out) : db_(db), out_(out) {
+        if (out_) sqlite3_trace_v2(db_.get(), SQLITE_TRACE_STMT, &SqlCapture::on_stmt, this);
+    }
+    ~SqlCapture() {
+        if (out_) sqlite3_trace_v2(db_.get(), 0, nullptr, nullptr);
+    }
+    SqlCapture(const SqlCapture&) = delete;
+    SqlCapture& operator=(const SqlCapture&) = delete;
+
+private:
+    static constexpr size_t kMaxStatements = 2000;  // a loop of distinct statements is cut here
+    static int on_stmt(unsigned, void* ctx, void* stmt, void* x) {
+        auto* self = static_cast<SqlCapture*>(ctx);
+        const char* text = static_cast<const char*>(x);
+        // Statements run by triggers arrive as "-- <trigger statement>": part of their caller.
+        if (text == nullptr || std::strncmp(text, "--", 2) == 0) return 0;
+        std::string sql = text;
+        if (sqlite3_stmt_readonly(static_cast<sqlite3_stmt*>(stmt)) &&
+            sql.rfind("PRAGMA", 0) != 0 && sql.rfind("pragma", 0) != 0)
+            sql = "-- read: " + sql;  // queries are shown, marked as such
+        auto& v = *self->out_;
+        if (!v.empty() && v.back().sql == sql) ++v.back().times;
+        else if (v.size() < kMaxStatements) v.push_back({std::move(sql), 1});
+        return 0;
+    }
+    Db& db_;
+    std::vector<CapturedSql>* out_;
+};
+
 Status call_sql_step(Db& db, const LoadedPlugin& p, Direction dir, const std::atomic<bool>& cancel,
-                     bool in_transaction, std::int64_t& rows) {
+                     bool in_transaction, std::int64_t& rows, std::vector<CapturedSql>* sql) {
     HostServices services(db, p.meta->revision, cancel, in_transaction);
+    SqlCapture capture(db, sql);
     std::array<char, kErrorBufSize> buf{};
     mig_error_buf err{buf.data(), kErrorBufSize};
     mig_step_fn fn = dir == Direction::up ? p.desc.up : p.desc.down;
@@ -138,9 +172,10 @@ std::function<void(const std::string&, const std::string&, std::uint64_t, double
 // order) then SQL step going down, so that blobs always see the schema they were written for.
 Status call_step(Db& db, const LoadedPlugin& p, Direction dir, const RunOptions& opts,
                  const std::atomic<bool>& cancel, bool in_transaction, std::int64_t& rows,
-                 std::vector<BlobStats>& blobs) {
+                 std::vector<BlobStats>& blobs, std::vector<CapturedSql>& sql) {
     rows = 0;
     blobs.clear();
+    sql.clear();
     auto run_blobs = [&]() -> Status {
         const size_t n = p.blobs.size();
         for (size_t k = 0; k < n; ++k) {
@@ -148,6 +183,7 @@ Status call_step(Db& db, const LoadedPlugin& p, Direction dir, const RunOptions&
             BlobStats stats;
             BlobOptions bo = opts.blob;
             bo.revision = p.meta->revision;
+            if (opts.blob_schema) bo.schema = opts.blob_schema(*p.meta, b);
             if (!bo.progress) bo.progress = progress_reporter(p.meta->revision, opts.events);
             Status st = run_blob_migration(db, b, dir, bo, cancel, stats);
             finish_progress_line();
@@ -159,7 +195,7 @@ Status call_step(Db& db, const LoadedPlugin& p, Direction dir, const RunOptions&
     };
     std::int64_t sql_rows = 0;
     if (dir == Direction::down) MIG_TRY(run_blobs());
-    MIG_TRY(call_sql_step(db, p, dir, cancel, in_transaction, sql_rows));
+    MIG_TRY(call_sql_step(db, p, dir, cancel, in_transaction, sql_rows, opts.capture_sql ? &sql : nullptr));
     rows += sql_rows;
     if (dir == Direction::up) MIG_TRY(run_blobs());
     return Status::ok();
@@ -223,9 +259,12 @@ Status run_plan(Db& db, const Plan& plan, const RunOptions& opts, RunReport& rep
             const auto t0 = std::chrono::steady_clock::now();
             std::int64_t rows = 0;
             std::vector<BlobStats> blob_stats;
+            std::vector<CapturedSql> sql;
             Status st;
             if (!alone) MIG_TRY(db.exec(fmt::format("SAVEPOINT \"{}\"", m.revision)));
-            st = call_step(db, loaded[k], plan.direction, opts, cancel, !alone, rows, blob_stats);
+            if (opts.before_step) st = opts.before_step(m, db);
+            if (st) st = call_step(db, loaded[k], plan.direction, opts, cancel, !alone, rows, blob_stats, sql);
+            if (st && opts.after_step) st = opts.after_step(m, db);
             if (st && alone && fk_off)
                 st = foreign_key_check(db, fmt::format("revision '{}', which ran without a "
                                                        "transaction: its changes could not be "
@@ -254,6 +293,7 @@ Status run_plan(Db& db, const Plan& plan, const RunOptions& opts, RunReport& rep
                 }
                 report.failed_revision = m.revision;
                 report.failed_blobs = std::move(blob_stats);
+                report.failed_sql = std::move(sql);
                 for (size_t r = first_result; r < report.steps.size(); ++r) report.steps[r].committed = false;
                 return st;  // ~Transaction rolls the whole segment back
             }
@@ -271,7 +311,7 @@ Status run_plan(Db& db, const Plan& plan, const RunOptions& opts, RunReport& rep
                 e.end_array();
                 opts.events->emit(e);
             }
-            report.steps.push_back({m.revision, plan.direction, ms, rows, alone, std::move(blob_stats)});
+            report.steps.push_back({m.revision, plan.direction, ms, rows, alone, std::move(blob_stats), std::move(sql)});
             reached = new_current;
         }
         if (!alone) {

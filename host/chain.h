@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,23 @@ struct RunOptions {
     const std::atomic<bool>* cancel = nullptr;
     BlobOptions blob;
     const Events* events = nullptr;  // revision started/finished events, when set
+    // For dry runs. capture_sql: StepResult::sql gets the statements each revision's SQL
+    // step ran (sqlite3_trace_v2, the plugin's own statements only, consecutive repeats
+    // folded). before_step / after_step run on the same connection inside the revision's
+    // transaction, after_step only when the step succeeded; an error from either fails the
+    // revision like its own error would.
+    bool capture_sql = false;
+    std::function<Status(const PluginMeta&, Db&)> before_step;
+    std::function<Status(const PluginMeta&, Db&)> after_step;
+    // The JSON Schema a blob migration's result is validated against (nullptr: none).
+    std::function<const JsonSchema*(const PluginMeta&, const mig_blob_migration_v1&)> blob_schema;
+};
+
+// One statement a revision's SQL step ran, for dry runs; `times` > 1 when it ran repeatedly
+// (a prepared statement stepped again after a reset, or the same text executed in a row).
+struct CapturedSql {
+    std::string sql;
+    std::int64_t times = 1;
 };
 
 struct StepResult {
@@ -39,6 +57,7 @@ struct StepResult {
     std::int64_t rows_affected = 0;
     bool committed = false;  // false when it was rolled back (or never ran)
     std::vector<BlobStats> blobs;
+    std::vector<CapturedSql> sql;  // with RunOptions::capture_sql
 };
 
 struct RunReport {
@@ -47,6 +66,7 @@ struct RunReport {
     std::vector<StepResult> steps;
     std::string failed_revision;  // "" when nothing failed
     std::vector<BlobStats> failed_blobs;  // blob statistics of the failed revision, if any
+    std::vector<CapturedSql> failed_sql;  // with capture_sql: what the failed revision ran
 };
 
 // Loads the plan's plugins (all of them before the first write), then runs it.

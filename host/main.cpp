@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "events.h"
+#include "rehearse.h"
 #include "startup.h"
 #include "version.h"
 
@@ -77,6 +78,27 @@ int main(int argc, char** argv) {
     auto* down = app.add_subcommand("down", "revert revisions back to --to REV ('base' reverts all)");
     down->add_option("--to", to, "revision to go back to (it stays applied); 'base' for none")->required();
     down->add_flag("--commit-each", commit_each, "commit after each reverted revision");
+    bool dry_run = false;
+    RehearseOptions ro;
+    for (auto* sub : {up, down}) {
+        sub->add_flag("--dry-run", dry_run,
+                      "rehearse on a snapshot copy: run the real plugins, report SQL, schema "
+                      "changes, blob results and JSON Schema validation; the database is not "
+                      "touched; exit status as the real run would have");
+        sub->add_option("--scratch", ro.scratch_dir, "dry run: directory for the snapshot copy (default $TMPDIR or /tmp)");
+        sub->add_option("--json-schemas", ro.json_schemas,
+                        "dry run: directory of frozen JSON Schemas, <Model>.json (default "
+                        "<plugins>/../schemas/frozen when it exists)");
+        sub->add_option("--samples", ro.samples, "dry run: failing rows and schema violations listed per blob migration")
+            ->capture_default_str();
+    }
+    bool plan_down_flag = false;
+    std::string plan_to;
+    auto* plan = app.add_subcommand(
+        "plan", "what `up` (or `down --to`) would run, from plugin metadata alone: no plugin code "
+                "runs, nothing is written");
+    plan->add_option("--to", plan_to, "target revision (default: head; with --down required)");
+    plan->add_flag("--down", plan_down_flag, "plan a down move to --to");
     auto* stamp = app.add_subcommand("stamp", "record REV as the current revision without running anything");
     stamp->add_option("revision", to, "revision id, or 'base'")->required();
     auto* status = app.add_subcommand("status", "current revision, head, pending revisions");
@@ -142,8 +164,11 @@ int main(int argc, char** argv) {
 
     Status st;
     if (*start) st = cmd_start(g, so);
+    else if (*up && dry_run) st = cmd_rehearse(g, Direction::up, to, ro);
+    else if (*down && dry_run) st = cmd_rehearse(g, Direction::down, to, ro);
     else if (*up) st = cmd_up(g, to, commit_each);
     else if (*down) st = cmd_down(g, to, commit_each);
+    else if (*plan) st = cmd_plan(g, plan_down_flag ? Direction::down : Direction::up, plan_to);
     else if (*stamp) st = cmd_stamp(g, to);
     else if (*status) st = cmd_status(g);
     else if (*verify) st = cmd_verify(g);

@@ -7,7 +7,7 @@ PACKAGES=(
     build-essential cmake ninja-build pkg-config
     libsqlite3-dev sqlite3
     libboost-dev libboost-filesystem-dev
-    libsimdjson-dev libfmt-dev libspdlog-dev libcli11-dev
+    libsimdjson-dev libfmt-dev libspdlog-dev libcli11-dev libvalijson-dev rapidjson-dev
     catch2
 )
 
