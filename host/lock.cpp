@@ -38,7 +38,7 @@ Status MigrationLock::acquire(const std::string& db_path, int timeout_ms) {
             ::close(fd);
             return {Code::db_busy,
                     fmt::format("another migrator process holds '{}' (waited {} ms); nothing was "
-                                "changed. Try again when it has finished, or raise --busy-timeout",
+                                "changed. Try again when it has finished, or raise --lock-timeout",
                                 path, timeout_ms)};
         }
         if (!told) {

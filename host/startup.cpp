@@ -72,6 +72,20 @@ FailureClass classify(const ChildOutcome& o, const std::string& db_path) {
     }
 }
 
+// A writer that died mid-transaction (the isolated child killed by a signal, or failing on a
+// full disk after SQLite had spilled pages into the file; or a whole earlier run killed) leaves
+// a hot journal: half-written pages in the file, the originals in "<db>-journal". A read-only
+// connection cannot roll that back (SQLITE_READONLY_ROLLBACK): every read-only open fails, the
+// backup fails, and every later start would fail the same way. The first read through a
+// read-write connection rolls it back.
+void roll_back_hot_journal(const GlobalOptions& g) {
+    std::error_code ec;
+    if (!fs::exists(g.db + "-journal", ec)) return;  // no journal, nothing to roll back
+    Db db;
+    if (Status st = Db::open(g.db, Db::Mode::read_write, g.busy_timeout_ms, db); !st)
+        spdlog::warn("could not roll back the failed migration's journal: {}", st.message());
+}
+
 void emit_simple(const GlobalOptions& g, const char* name, const std::function<void(JsonOut&)>& fill) {
     if (!g.events) return;
     JsonOut e = g.events->begin(name);
@@ -110,35 +124,52 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
     const std::string dir = so.backup_dir.empty() ? default_backup_dir(g.db) : so.backup_dir;
     spdlog::warn("migration failed ({}): backing up '{}' and resetting it to a fresh database at {}",
                  class_name(cls), g.db, chain.head());
-    BackupResult backup;
-    Status st = cls == FailureClass::corrupt ? backup_raw(g.db, dir, from, backup)
-                                             : backup_verified(g.db, dir, from, backup);
-    if (!st)
-        return {Code::db_error,
-                fmt::format("no reset: the backup could not be made and verified ({}); the database "
-                            "'{}' is untouched. The migration failure was: {}",
-                            st.message(), g.db, failure.message())};
-    emit_simple(g, "backup_written", [&](JsonOut& e) {
-        e.field("path", backup.path).field("raw", backup.raw);
-    });
 
+    // The fresh database is built first, beside the old one. When that fails too, the reset
+    // is off before anything was written for it: a start that fails this way at every boot
+    // must not leave one more backup of an untouched file each time (prune_backups only runs
+    // after a reset, so they would pile up until the disk is full).
     const std::string tmp = g.db + ".migrator-new";
     std::error_code ec;
-    for (const char* sfx : {"", "-journal", "-wal", "-shm"}) fs::remove(tmp + sfx, ec);
+    auto remove_tmp = [&] {
+        for (const char* sfx : {"", "-journal", "-wal", "-shm"}) fs::remove(tmp + sfx, ec);
+    };
+    remove_tmp();
     GlobalOptions fresh = g;
     fresh.db = tmp;
     ChildOutcome built = run_isolated([&] { return migrate_up(fresh, chain, "", false); });
     if (!built.status) {
-        for (const char* sfx : {"", "-journal", "-wal", "-shm"}) fs::remove(tmp + sfx, ec);
+        remove_tmp();
         return {Code::migration_failed,
                 fmt::format("reset failed: a fresh database could not be built either ({}); the "
-                            "original database '{}' is untouched (backup: {}). The migration "
-                            "failure was: {}",
-                            built.status.message(), g.db, backup.path, failure.message())};
+                            "original database '{}' is untouched and no backup was needed. The "
+                            "migration failure was: {}",
+                            built.status.message(), g.db, failure.message())};
     }
+
+    BackupResult backup;
+    Status st = cls == FailureClass::corrupt ? backup_raw(g.db, dir, from, backup)
+                                             : backup_verified(g.db, dir, from, backup);
+    if (!st) {
+        remove_tmp();
+        return {Code::db_error,
+                fmt::format("no reset: the backup could not be made and verified ({}); the database "
+                            "'{}' is untouched. The migration failure was: {}",
+                            st.message(), g.db, failure.message())};
+    }
+    emit_simple(g, "backup_written", [&](JsonOut& e) {
+        e.field("path", backup.path).field("raw", backup.raw);
+    });
+
     const std::string now = utc_now();
-    MIG_TRY(record_incident(tmp, now, cls, failing_revision, failure.message(), backup.path,
-                            from, chain.head()));
+    if (Status rec = record_incident(tmp, now, cls, failing_revision, failure.message(), backup.path,
+                                     from, chain.head());
+        !rec) {
+        remove_tmp();
+        return rec.with_context(fmt::format("no reset (the database '{}' is untouched; backup: {}): "
+                                            "cannot record the incident: ",
+                                            g.db, backup.path));
+    }
     // The old companions belong to the old file, which is in the backup; left in place, SQLite
     // would replay them onto the new file.
     for (const char* sfx : {"-journal", "-wal", "-shm"}) fs::remove(g.db + sfx, ec);
@@ -196,13 +227,16 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
     Chain chain;
     if (Status st = load_chain(g, chain); !st) return finish(st);  // plugin set: never reset
 
-    // Look at the database in this process (read-only), and let go of it before forking.
+    // Look at the database in this process, and let go of it before forking. Read-write (it
+    // only reads): a hot journal left by a run that died mid-transaction is rolled back here;
+    // a read-only connection would fail on it at every start. A write-protected file still
+    // opens (read-only).
     std::string current;
     {
         std::error_code ec;
         bool exists = fs::exists(g.db, ec);
         Db db;
-        Status st = exists ? Db::open(g.db, Db::Mode::read_only, g.busy_timeout_ms, db) : Status::ok();
+        Status st = exists ? Db::open(g.db, Db::Mode::read_write, g.busy_timeout_ms, db) : Status::ok();
         DbState state;
         if (st && exists) st = read_state(db, state);
         db = Db{};
@@ -223,12 +257,16 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
     }
 
     ChildOutcome o = run_isolated([&] { return migrate_up(g, chain, "", false); });
+    // Whatever a failed child left half-done goes back now, before the file is classified,
+    // backed up, or left for the next start.
+    if (!o.status) roll_back_hot_journal(g);
     FailureClass cls = classify(o, g.db);
     if (cls == FailureClass::none) return finish(Status::ok());
     Status failure = o.status;
-    spdlog::error("{}", failure.message());
+    // Returned as is, main() logs it; only the reset path needs it logged here.
     if (cls != FailureClass::migration && cls != FailureClass::corrupt) return finish(failure);
     if (so.central || !so.reset) return finish(failure);
+    spdlog::error("{}", failure.message());
     // The failing revision: where the DB stopped is `current` (the chain is one transaction),
     // so the first pending revision is the best attribution available from outside.
     std::string failing;
