@@ -259,38 +259,4 @@ Status cmd_blob(const GlobalOptions& g, const std::string& revision, bool down,
 
 }  // namespace migrator
 
-namespace migrator {
 
-Status cmd_check(const GlobalOptions& g, const std::string& schema_file) {
-    Chain chain;
-    MIG_TRY(load_chain(g, chain));
-    std::ifstream in(schema_file);
-    if (!in) return {Code::usage, fmt::format("cannot read schema file '{}'", schema_file)};
-    std::stringstream ss;
-    ss << in.rdbuf();
-
-    Db migrated, fresh;
-    MIG_TRY(Db::open(":memory:", Db::Mode::create, g.busy_timeout_ms, migrated));
-    MIG_TRY(Db::open(":memory:", Db::Mode::create, g.busy_timeout_ms, fresh));
-    Plan plan;
-    MIG_TRY(plan_up(chain, "", chain.head(), plan));
-    RunReport report;
-    MIG_TRY(run_plan(migrated, plan, RunOptions{}, report)
-                .with_context("running every plugin from scratch failed: "));
-    MIG_TRY(fresh.exec(ss.str()).with_context(fmt::format("'{}' does not execute: ", schema_file)));
-    SchemaModel expected, actual;
-    MIG_TRY(read_schema(fresh, expected));
-    MIG_TRY(read_schema(migrated, actual));
-    auto diff = diff_schema(expected, actual);
-    if (!diff.empty())
-        return {Code::migration_failed,
-                fmt::format("the schema after every migration (head {}) differs from '{}' in {} "
-                            "place(s); expected = {}, actual = migrations:\n{}"
-                            "Fix: add a migration that makes the difference, or update the schema file",
-                            chain.head(), schema_file, diff.size(), schema_file, format_diff(diff))};
-    fmt::print("ok: {} revision(s) from scratch give exactly the schema of {}\n",
-               chain.revisions().size(), schema_file);
-    return Status::ok();
-}
-
-}  // namespace migrator

@@ -54,9 +54,6 @@ Status cmd_status(const GlobalOptions& g);
 Status cmd_verify(const GlobalOptions& g);
 Status cmd_history(const GlobalOptions& g);
 Status cmd_plugins(const GlobalOptions& g);
-// CI guard: runs every plugin from scratch on an in-memory DB, builds a second one from
-// `schema_file`, and fails (migration_failed) with a readable diff when they differ.
-Status cmd_check(const GlobalOptions& g, const std::string& schema_file);
 // Runs one revision's blob transform on one value read from stdin; the result goes to stdout,
 // a row error to stderr (migration_failed). table/column pick the blob migration when the
 // revision has more than one.

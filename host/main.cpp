@@ -7,6 +7,8 @@
 #include <csignal>
 
 #include "commands.h"
+#include "autogen.h"
+#include "check.h"
 #include "events.h"
 #include "rehearse.h"
 #include "startup.h"
@@ -121,10 +123,37 @@ int main(int argc, char** argv) {
     start->add_flag("--no-reset", no_reset, "local mode without the fallback reset");
     start->add_option("--backup-dir", so.backup_dir, "where backups go (default: <db>.backups)");
     start->add_option("--keep-backups", so.keep_backups, "backups to keep")->capture_default_str();
-    std::string schema_file;
+    CheckOptions co;
+    bool no_populated = false;
     auto* check = app.add_subcommand(
-        "check", "CI guard: every plugin run from scratch must give exactly the schema in --schema");
-    check->add_option("--schema", schema_file, "the latest schema DDL, e.g. schemas/schema.sql")->required();
+        "check", "CI guard: every plugin run from scratch, and from populated DBs at every older "
+                 "revision, must give exactly the schema in --schema; JSON models must equal their "
+                 "frozen copies; destructive changes are reported as coded warnings (W001-W007)");
+    check->add_option("--schema", co.schema_file, "the latest schema DDL, e.g. schemas/schema.sql")->required();
+    check->add_option("--models", co.models_dir, "current JSON models, <Model>.json");
+    check->add_option("--frozen", co.frozen_dir, "frozen JSON models (required with --models)");
+    check->add_option("--fixtures", co.fixtures_dir,
+                      "rows to load at a revision instead of generated ones: <fixtures>/<revision>.sql");
+    check->add_option("--rows", co.rows_per_table, "generated rows per table")->capture_default_str();
+    check->add_flag("--no-populated", no_populated, "skip the populated-DB runs");
+    NewMigrationOptions nm;
+    nm.out_dir = ".";
+    auto* newmig = app.add_subcommand(
+        "new",
+        "write the next migration plugin: the SQL that turns the chain's head schema into --schema "
+        "(ALTER TABLE where it can, SQLite's table rebuild where it cannot), up and down, and a "
+        "failing blob migration stub per JSON model that differs from its frozen schema");
+    newmig->add_option("name", nm.name, "what the migration does, e.g. task_due_date ([a-z0-9_]+)")->required();
+    newmig->add_option("--schema", nm.schema_file, "the latest schema DDL, e.g. schemas/schema.sql")->required();
+    newmig->add_option("--out", nm.out_dir, "directory for the plugin source")->capture_default_str();
+    newmig->add_option("--register", nm.cmake_file,
+                       "CMakeLists.txt whose set(_revisions ...) list gets the new revision");
+    newmig->add_option("--models", nm.models_dir, "current JSON models, <Model>.json");
+    newmig->add_option("--frozen", nm.frozen_dir, "frozen JSON models, updated from --models");
+    newmig->add_option("--rename", nm.renames, "OLD:NEW (table) or TABLE.OLD:NEW (column); repeatable");
+    newmig->add_flag("--allow-drop", nm.allow_drop,
+                     "a table or column that disappears next to a new one is a real drop, not a rename");
+    newmig->add_flag("--print", nm.dry_run, "print the plugin source instead of writing files");
     bool blob_down = false;
     std::string blob_table, blob_column;
     auto* blob = app.add_subcommand(
@@ -174,7 +203,14 @@ int main(int argc, char** argv) {
     else if (*verify) st = cmd_verify(g);
     else if (*history) st = cmd_history(g);
     else if (*plugins) st = cmd_plugins(g);
-    else if (*check) st = cmd_check(g, schema_file);
+    else if (*check) {
+        co.populated = !no_populated;
+        if (!co.models_dir.empty() && co.frozen_dir.empty())
+            st = {Code::usage, "--models needs --frozen DIR (the frozen copies to compare with)"};
+        else
+            st = cmd_check(g, co);
+    }
+    else if (*newmig) st = cmd_new(g, nm);
     else if (*blob) st = cmd_blob(g, to, blob_down, blob_table, blob_column);
     if (!st && st.code() != Code::reset_performed) spdlog::error("{}", st.message());
     return exit_code(st.code());

@@ -1,0 +1,306 @@
+#include "check.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "chain.h"
+#include "db.h"
+#include "json_models.h"
+#include "plan.h"
+#include "schema_model.h"
+
+namespace migrator {
+namespace fs = std::filesystem;
+namespace {
+
+std::string qi(const std::string& name) {
+    std::string q = "\"";
+    for (char c : name) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+}
+
+std::string upper(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// Runs `plan` with the chain's own info lines silenced: check prints its own summary.
+Status run_quietly(Db& db, const Plan& plan, RunOptions opts) {
+    const auto level = spdlog::get_level();
+    spdlog::set_level(std::max(level, spdlog::level::warn));
+    RunReport report;
+    Status st = run_plan(db, plan, opts, report);
+    spdlog::set_level(level);
+    return st;
+}
+
+// A value for column `c` of generated row `i`, by SQLite's type affinity rules.
+std::string typed_value(const ColumnModel& c, int i) {
+    const std::string t = upper(c.type);
+    if (t.find("INT") != std::string::npos) return std::to_string(i);
+    if (t.find("CHAR") != std::string::npos || t.find("CLOB") != std::string::npos || t.find("TEXT") != std::string::npos)
+        return fmt::format("'{} {}'", c.name, i);
+    if (t.find("REAL") != std::string::npos || t.find("FLOA") != std::string::npos || t.find("DOUB") != std::string::npos)
+        return fmt::format("{}.5", i);
+    if (t.empty() || t.find("BLOB") != std::string::npos) return fmt::format("x'{:02x}'", i);
+    return std::to_string(i);  // NUMERIC affinity
+}
+
+// Fills every table of a DB with `rows` generated rows each (columns with a DEFAULT take it
+// first: the value an app most likely stored), parents before children so that
+// foreign keys point at real rows. Columns that a blob migration reads get "{}" (the smallest
+// JSON object); a table whose constraints the generator cannot satisfy is left empty and
+// named in `notes` (give it a fixture file).
+Status populate(Db& db, const SchemaModel& m, const std::set<std::string>& json_columns, int rows,
+                std::vector<std::string>& notes) {
+    std::vector<std::string> order;
+    std::set<std::string> placed;
+    std::vector<const TableModel*> pending;
+    for (const auto& [n, t] : m.tables)
+        if (!t.is_virtual) pending.push_back(&t);
+    while (!pending.empty()) {
+        bool progress = false;
+        for (auto it = pending.begin(); it != pending.end();) {
+            bool ready = std::all_of((*it)->foreign_keys.begin(), (*it)->foreign_keys.end(), [&](const ForeignKeyModel& f) {
+                return f.table == (*it)->name || placed.count(f.table) || !m.tables.count(f.table);
+            });
+            if (ready) {
+                order.push_back((*it)->name);
+                placed.insert((*it)->name);
+                it = pending.erase(it);
+                progress = true;
+            } else {
+                ++it;
+            }
+        }
+        if (!progress) {  // a cycle: take the rest in name order
+            for (const auto* t : pending) order.push_back(t->name);
+            break;
+        }
+    }
+    MIG_TRY(db.exec("PRAGMA foreign_keys = ON"));
+    for (const auto& name : order) {
+        const TableModel& t = m.tables.at(name);
+        std::map<std::string, const ForeignKeyModel*> fk_of;
+        for (const auto& f : t.foreign_keys)
+            if (!f.from.empty()) fk_of[f.from[0]] = &f;
+        int inserted = 0;
+        std::string last_error;
+        for (int i = 1; i <= rows; ++i) {
+            bool ok = false;
+            for (int variant = 0; variant < 2 && !ok; ++variant) {
+                std::vector<std::string> cols, vals;
+                for (const auto& c : t.columns) {
+                    if (c.hidden != 0) continue;  // generated columns compute themselves
+                    std::string v;
+                    if (json_columns.count(name + "." + c.name)) {
+                        v = "'{}'";
+                    } else if (auto f = fk_of.find(c.name); f != fk_of.end() && m.tables.count(f->second->table)) {
+                        const std::string to = f->second->to.empty() || f->second->to[0].empty() ? "rowid" : f->second->to[0];
+                        v = fmt::format("(SELECT {0} FROM {1} ORDER BY rowid LIMIT 1 OFFSET ({2} - 1) % "
+                                        "max(1, (SELECT count(*) FROM {1})))",
+                                        qi(to), qi(f->second->table), i);
+                    } else if (variant == 0 && c.has_default && !c.pk) {
+                        continue;  // its DEFAULT, which the constraints are more likely to accept
+                    } else {
+                        v = typed_value(c, i);
+                    }
+                    cols.push_back(qi(c.name));
+                    vals.push_back(v);
+                }
+                const std::string sql = cols.empty() ? fmt::format("INSERT INTO {} DEFAULT VALUES", qi(name))
+                                                     : fmt::format("INSERT INTO {}({}) VALUES ({})", qi(name),
+                                                                   fmt::join(cols, ", "), fmt::join(vals, ", "));
+                Status st = db.exec(sql);
+                ok = st.is_ok();
+                if (!ok) last_error = st.message();
+            }
+            inserted += ok;
+        }
+        if (inserted == 0)
+            notes.push_back(fmt::format("no rows could be generated for table '{}' ({}); add a fixture", name, last_error));
+    }
+    return Status::ok();
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Coded warnings for what a revision does to existing data.
+void lint(const std::string& rev, const SchemaModel& before, const SchemaModel& after,
+          std::vector<std::string>& out) {
+    auto has_col = [](const TableModel& t, const std::string& c) {
+        return std::any_of(t.columns.begin(), t.columns.end(), [&](const ColumnModel& x) { return x.name == c; });
+    };
+    for (const auto& [n, tb] : before.tables) {
+        auto it = after.tables.find(n);
+        if (it == after.tables.end()) {
+            out.push_back(fmt::format("W001 {}: drops table '{}' (its rows are deleted)", rev, n));
+            continue;
+        }
+        const TableModel& ta = it->second;
+        for (const auto& c : tb.columns)
+            if (!has_col(ta, c.name))
+                out.push_back(fmt::format("W002 {}: drops column '{}.{}' (its values are deleted)", rev, n, c.name));
+        for (const auto& c : ta.columns) {
+            if (has_col(tb, c.name)) {
+                for (const auto& o : tb.columns)
+                    if (o.name == c.name && o.type != c.type)
+                        out.push_back(fmt::format("W006 {}: changes the type of '{}.{}' from '{}' to '{}' "
+                                                  "(existing values keep their storage class)",
+                                                  rev, n, c.name, o.type, c.type));
+                continue;
+            }
+            if (c.not_null && !c.has_default && c.hidden == 0)
+                out.push_back(fmt::format("W003 {}: adds '{}.{}' NOT NULL without a DEFAULT: fails on a "
+                                          "table with rows",
+                                          rev, n, c.name));
+            if (c.hidden == 3)
+                out.push_back(fmt::format("W003 {}: adds the STORED generated column '{}.{}': needs a "
+                                          "table rebuild and computes over every row",
+                                          rev, n, c.name));
+        }
+        for (const auto& ck : ta.checks)
+            if (std::find(tb.checks.begin(), tb.checks.end(), ck) == tb.checks.end())
+                out.push_back(fmt::format("W004 {}: adds CHECK ({}) to '{}': existing rows may violate it", rev, ck, n));
+        for (const auto& f : ta.foreign_keys)
+            if (std::find(tb.foreign_keys.begin(), tb.foreign_keys.end(), f) == tb.foreign_keys.end())
+                out.push_back(fmt::format("W005 {}: adds a FOREIGN KEY from '{}' to '{}': existing rows may "
+                                          "reference missing parents",
+                                          rev, n, f.table));
+    }
+    for (const auto& [k, ix] : after.indexes)
+        if (ix.unique && !before.indexes.count(k) && before.tables.count(ix.table))
+            out.push_back(fmt::format("W007 {}: adds a UNIQUE index on existing table '{}': fails on "
+                                      "duplicate rows",
+                                      rev, ix.table));
+}
+
+}  // namespace
+
+Status cmd_check(const GlobalOptions& g, const CheckOptions& o) {
+    Chain chain;
+    MIG_TRY(load_chain(g, chain));
+    if (!std::ifstream(o.schema_file)) return {Code::usage, fmt::format("cannot read schema file '{}'", o.schema_file)};
+    const std::string ddl = read_text(o.schema_file);
+
+    SchemaModel expected;
+    {
+        Db fresh;
+        MIG_TRY(Db::open(":memory:", Db::Mode::create, g.busy_timeout_ms, fresh));
+        MIG_TRY(fresh.exec(ddl).with_context(fmt::format("'{}' does not execute: ", o.schema_file)));
+        MIG_TRY(read_schema(fresh, expected));
+    }
+    auto compare = [&](Db& db, const std::string& how) -> Status {
+        SchemaModel actual;
+        MIG_TRY(read_schema(db, actual));
+        auto diff = diff_schema(expected, actual);
+        if (diff.empty()) return Status::ok();
+        return {Code::migration_failed,
+                fmt::format("the schema after {} (head {}) differs from '{}' in {} place(s); expected = "
+                            "{}, actual = migrations:\n{}"
+                            "Fix: add a migration that makes the difference (`migrator new NAME --schema "
+                            "{}`), or update the schema file",
+                            how, chain.head(), o.schema_file, diff.size(), o.schema_file, format_diff(diff),
+                            o.schema_file)};
+    };
+
+    // 1. From scratch, recording each revision's schema change for the lint.
+    std::vector<std::string> warnings;
+    {
+        Db migrated;
+        MIG_TRY(Db::open(":memory:", Db::Mode::create, g.busy_timeout_ms, migrated));
+        Plan plan;
+        MIG_TRY(plan_up(chain, "", chain.head(), plan));
+        RunOptions opts;
+        SchemaModel before;
+        opts.before_step = [&](const PluginMeta&, Db& db) { return read_schema(db, before); };
+        opts.after_step = [&](const PluginMeta& m, Db& db) {
+            SchemaModel after;
+            MIG_TRY(read_schema(db, after));
+            lint(m.revision, before, after, warnings);
+            return Status::ok();
+        };
+        MIG_TRY(run_quietly(migrated, plan, opts).with_context("running every plugin from scratch failed: "));
+        MIG_TRY(compare(migrated, "every migration from scratch"));
+    }
+
+    // 2. Populated databases at every older revision.
+    std::set<std::string> json_columns;
+    for (const auto& m : chain.revisions())
+        for (const auto& b : m.blobs) json_columns.insert(b.table + "." + b.column);
+    std::vector<std::string> notes;
+    size_t populated = 0;
+    if (o.populated) {
+        for (size_t k = 0; k + 1 < chain.revisions().size(); ++k) {
+            const std::string& rev = chain.revisions()[k].revision;
+            Db db;
+            MIG_TRY(Db::open(":memory:", Db::Mode::create, g.busy_timeout_ms, db));
+            Plan to_k, to_head;
+            MIG_TRY(plan_up(chain, "", rev, to_k));
+            MIG_TRY(run_quietly(db, to_k, RunOptions{}).with_context(fmt::format("building a DB at {} failed: ", rev)));
+            const std::string fixture = o.fixtures_dir.empty() ? std::string()
+                                                               : (fs::path(o.fixtures_dir) / (rev + ".sql")).string();
+            std::error_code ec;
+            if (!fixture.empty() && fs::exists(fixture, ec)) {
+                MIG_TRY(db.exec(read_text(fixture)).with_context(fmt::format("fixture '{}' failed: ", fixture)));
+            } else {
+                SchemaModel m;
+                MIG_TRY(read_schema(db, m));
+                std::vector<std::string> n;
+                MIG_TRY(populate(db, m, json_columns, o.rows_per_table, n));
+                for (auto& x : n) notes.push_back(rev + ": " + x);
+            }
+            MIG_TRY(plan_up(chain, rev, chain.head(), to_head));
+            MIG_TRY(run_quietly(db, to_head, RunOptions{})
+                        .with_context(fmt::format("migrating a populated DB from {} to head failed (a change "
+                                                  "that only fails with rows in the tables): ",
+                                                  rev)));
+            MIG_TRY(compare(db, fmt::format("migrating a populated DB from {}", rev)));
+            ++populated;
+        }
+    }
+
+    // 3. JSON models against their frozen copies.
+    size_t models = 0;
+    if (!o.models_dir.empty()) {
+        std::vector<ModelDifference> diffs;
+        MIG_TRY(compare_models(o.models_dir, o.frozen_dir, diffs));
+        if (!diffs.empty()) {
+            std::string text;
+            for (const auto& d : diffs) {
+                text += fmt::format("  model {}:\n", d.model);
+                for (const auto& c : d.changes) text += "    " + c + "\n";
+            }
+            return {Code::migration_failed,
+                    fmt::format("{} JSON model(s) differ from their frozen schema in '{}':\n{}Fix: write the blob "
+                                "migration (`migrator new NAME --schema {} --models {} --frozen {}` adds a stub "
+                                "and updates the frozen copy)",
+                                diffs.size(), o.frozen_dir, text, o.schema_file, o.models_dir, o.frozen_dir)};
+        }
+        std::error_code ec;
+        for (const auto& e : fs::directory_iterator(o.models_dir, ec)) models += e.path().extension() == ".json";
+    }
+
+    for (const auto& w : warnings) spdlog::warn("{}", w);
+    for (const auto& n : notes) spdlog::warn("{}", n);
+    fmt::print("ok: {} revision(s) from scratch give exactly the schema of {}", chain.revisions().size(),
+               o.schema_file);
+    if (o.populated) fmt::print("; so do populated DBs at {} older revision(s)", populated);
+    if (!o.models_dir.empty()) fmt::print("; {} JSON model(s) match their frozen schema", models);
+    fmt::print("{}\n", warnings.empty() ? "" : fmt::format(" ({} lint warning(s) above)", warnings.size()));
+    return Status::ok();
+}
+
+}  // namespace migrator
