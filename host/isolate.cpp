@@ -71,9 +71,17 @@ ChildOutcome run_isolated(const std::function<Status()>& work) {
     }
     if (WIFSIGNALED(wstatus)) {
         out.signal = WTERMSIG(wstatus);
-        out.status = {Code::migration_failed,
-                      fmt::format("the migration process was killed by signal {} ({})", out.signal,
-                                  strsignal(out.signal))};
+        // SIGKILL comes from outside (the OOM killer, an operator), not from the plugin's own
+        // bug: an environment problem the next start retries, with its own exit code.
+        if (out.signal == SIGKILL)
+            out.status = {Code::killed,
+                          fmt::format("the migration process was killed by signal {} ({}: out of memory, "
+                                      "or stopped by an operator); rolled back, the next start retries",
+                                      out.signal, strsignal(out.signal))};
+        else
+            out.status = {Code::migration_failed,
+                          fmt::format("the migration process was killed by signal {} ({})", out.signal,
+                                      strsignal(out.signal))};
         return out;
     }
     int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1;

@@ -29,6 +29,8 @@ const char* kExitCodes = R"(Exit codes:
   7    verify: the database is not at head
   8    start: the migration failed and the database was reset: it is usable and at head,
        the old file is kept in a verified backup (see the incident in `status --json`)
+  9    start: the migration process was killed (SIGKILL: out of memory, or an operator);
+       rolled back, not reset; the next start retries
   130  cancelled (SIGINT/SIGTERM); rolled back
 
 Environment: MIGRATOR_DB and MIGRATOR_PLUGINS stand in for --db and --plugins.)";

@@ -13,6 +13,7 @@ const char* code_name(Code c) {
         case Code::db_error: return "db_error";
         case Code::not_at_head: return "not_at_head";
         case Code::reset_performed: return "reset_performed";
+        case Code::killed: return "killed";
         case Code::cancelled: return "cancelled";
     }
     return "unknown";

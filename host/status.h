@@ -18,6 +18,7 @@ enum class Code : int {
     db_error = 6,            // cannot open/read/write the DB (missing, read-only, corrupt, I/O)
     not_at_head = 7,         // `verify`: the DB is valid but has pending revisions
     reset_performed = 8,     // `start`: migration failed, DB backed up and reset; usable, at head
+    killed = 9,              // the migration process was SIGKILLed (OOM killer, operator); rolled back
     cancelled = 130,         // interrupted (SIGINT/SIGTERM); rolled back
 };
 
