@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "archive.h"
 #include "bookkeeping.h"
 #include "chain.h"
 #include "db.h"
@@ -104,6 +105,15 @@ Status run(const GlobalOptions& g, Context& ctx, const Plan& plan, bool commit_e
     opts.blob.quarantine = g.quarantine;
     RunReport report;
     Status st = run_plan(ctx.db, plan, opts, report);
+    if (plan.direction == Direction::up) {
+        // Every applied plugin is kept next to the DB: an older app can still revert it.
+        std::vector<const PluginMeta*> applied;
+        for (const auto& s : report.steps)
+            if (s.committed)
+                if (int i = ctx.chain.index_of(s.revision); i >= 0)
+                    applied.push_back(&ctx.chain.revisions()[static_cast<size_t>(i)]);
+        archive_plugins(g.db, applied);
+    }
     print_run(g, plan, report, st);
     return st;
 }
@@ -137,7 +147,15 @@ Status cmd_down(const GlobalOptions& g, const std::string& to, bool commit_each)
     MigrationLock lock;
     MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
     Context ctx;
-    MIG_TRY(open_context(g, Db::Mode::read_write, ctx));
+    Status opened = open_context(g, Db::Mode::read_write, ctx);
+    if (opened.code() == Code::db_newer_than_app) {
+        // After an app downgrade: the revisions this app does not ship may be in the archive.
+        MIG_TRY(extend_with_archive(g.db, g.plugins, ctx.chain));
+        ctx.db = Db{};
+        ctx.state = DbState{};
+        opened = open_db(g, Db::Mode::read_write, ctx);
+    }
+    MIG_TRY(opened);
     Plan plan;
     MIG_TRY(plan_down(ctx.chain, ctx.state.current, resolve_rev(to), plan));
     return run(g, ctx, plan, commit_each);

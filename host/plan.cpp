@@ -107,8 +107,8 @@ Status db_newer_than_app(const Chain& chain, const std::string& current) {
     return {Code::db_newer_than_app,
             fmt::format("the database is at revision '{}', which this app's plugin set does not "
                         "know (its head is '{}'): the database was migrated by a newer version of "
-                        "the app. Upgrade the app, or revert with the newer app's plugins "
-                        "(`migrator down --to {}`)",
+                        "the app. Upgrade the app, or revert it: `migrator down --to {}` uses the newer "
+                        "app's plugins kept in the plugin archive next to the database",
                         current, chain.head(), chain.head())};
 }
 

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "archive.h"
 #include "backup.h"
 #include "bookkeeping.h"
 #include "db.h"
@@ -133,6 +134,7 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
     std::error_code ec;
     auto remove_tmp = [&] {
         for (const char* sfx : {"", "-journal", "-wal", "-shm"}) fs::remove(tmp + sfx, ec);
+        fs::remove_all(archive_dir_for(tmp), ec);  // the fresh build archives into its own name
     };
     remove_tmp();
     GlobalOptions fresh = g;
@@ -177,6 +179,13 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
         return {Code::db_error, fmt::format("reset: cannot move '{}' into place: {}; the backup is {}",
                                             tmp, std::strerror(errno), backup.path)};
     fsync_path(fs::absolute(g.db).parent_path().string());
+    // The new file is at head: every plugin of the chain was applied to it.
+    fs::remove_all(archive_dir_for(tmp), ec);
+    {
+        std::vector<const PluginMeta*> all;
+        for (const auto& m : chain.revisions()) all.push_back(&m);
+        archive_plugins(g.db, all);
+    }
 
     JsonOut inc;
     inc.begin_object()

@@ -1,4 +1,5 @@
 // Chain behaviour, through the real binary: what a run leaves in the database file.
+#include <fstream>
 #include <catch2/catch.hpp>
 
 #include "chain_support.h"
@@ -288,7 +289,7 @@ TEST_CASE("chain: DB newer than the app exits 4 and status --json says db_newer_
     w.set_plugins(reference_prefix(2));
     const std::string before = w.bytes();
 
-    for (const char* cmd : {"up", "down --to 0001_initial", "verify"}) {
+    for (const char* cmd : {"up", "verify", "start"}) {
         INFO(cmd);
         auto r = w.run(cmd);
         CHECK(r.exit_code == 4);
@@ -307,6 +308,45 @@ TEST_CASE("chain: DB newer than the app exits 4 and status --json says db_newer_
     auto human = w.run("status");
     CHECK(human.exit_code == 0);
     CHECK(contains(human.out, "DATABASE IS NEWER THAN THIS APP"));
+    CHECK(w.bytes() == before);
+}
+
+TEST_CASE("chain: after an app downgrade, down reverts the newer revisions from the plugin archive") {
+    Workspace w(testing::reference_plugins());
+    REQUIRE(w.run("up").exit_code == 0);
+    const fs::path archive = w.db.string() + ".plugin-archive";
+    REQUIRE(fs::exists(archive / "MANIFEST"));  // every applied plugin was archived
+    w.set_plugins(reference_prefix(2));          // the older app ships 0001..0002 only
+
+    auto r = w.run("down --to " + std::string(kRev2));
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(contains(r.err, "archived plugin(s)"));
+    CHECK(recorded_revision(w.db) == kRev2);
+    CHECK(w.run("verify").exit_code == 0);
+    CHECK_FALSE(Sqlite(w.db, SQLITE_OPEN_READONLY).has_table("agent_tool"));  // 0003 reverted too
+}
+
+TEST_CASE("chain: a tampered archived plugin is refused by name, nothing reverted") {
+    Workspace w(testing::reference_plugins());
+    REQUIRE(w.run("up").exit_code == 0);
+    w.set_plugins(reference_prefix(2));
+    const fs::path archive = w.db.string() + ".plugin-archive";
+    fs::path victim;
+    for (const auto& e : fs::directory_iterator(archive))
+        if (e.path().filename().string().rfind(kRev5, 0) == 0) victim = e.path();
+    REQUIRE_FALSE(victim.empty());
+    { std::ofstream(victim, std::ios::app) << "x"; }
+    const std::string before = w.bytes();
+    auto r = w.run("down --to " + std::string(kRev2));
+    CHECK(r.exit_code == 3);
+    CHECK(contains(r.err, victim.filename().string()));
+    CHECK(w.bytes() == before);
+
+    // Without any archive, the downgrade is refused as before.
+    fs::remove_all(archive);
+    auto n = w.run("down --to " + std::string(kRev2));
+    CHECK(n.exit_code == 4);
     CHECK(w.bytes() == before);
 }
 

@@ -318,7 +318,7 @@ TEST_CASE("cli: exit 6 when the DB file is read-only and revisions are pending")
     auto args = [&](const std::string& cmd) { return "--db " + q(db) + " --plugins " + q(w.plugins) + " " + cmd; };
     REQUIRE(testing::run_migrator(args("up --to 0001_initial")).exit_code == 0);
     for (const auto& e : fs::directory_iterator(dir))
-        if (e.path() != db) fs::remove(e.path());  // sidecars created as root
+        if (e.path() != db) fs::remove_all(e.path());  // sidecars (lock, cache, plugin archive) created as root
     const std::string before = chaintest::digest(testing::read_file(db));
     // root ignores file modes: run the migrator as 'nobody' instead; the DB stays root's, 0644.
     std::string as_user;
