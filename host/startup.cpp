@@ -1,6 +1,8 @@
 #include "startup.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -175,6 +177,9 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
     // The old companions belong to the old file, which is in the backup; left in place, SQLite
     // would replay them onto the new file.
     for (const char* sfx : {"-journal", "-wal", "-shm"}) fs::remove(g.db + sfx, ec);
+    // The app may rely on the file's mode (a group that reads it): the new file takes the old
+    // one's permission bits.
+    if (struct stat old_st {}; ::stat(g.db.c_str(), &old_st) == 0) ::chmod(tmp.c_str(), old_st.st_mode & 07777);
     if (std::rename(tmp.c_str(), g.db.c_str()) != 0)
         return {Code::db_error, fmt::format("reset: cannot move '{}' into place: {}; the backup is {}",
                                             tmp, std::strerror(errno), backup.path)};
@@ -200,10 +205,13 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
         .end_object();
     const std::string incident_file = backup.path + ".incident.json";
     {
-        std::ofstream f(incident_file, std::ios::trunc);
-        f << inc.str() << "\n";
+        // 0600 from the start: it quotes the user's data in error messages.
+        const std::string line = inc.str() + "\n";
+        int fd = ::open(incident_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+        if (fd >= 0) ok = (::fsync(fd) == 0) && ok, ::close(fd);
+        if (!ok) spdlog::warn("could not write the incident file '{}': {}", incident_file, std::strerror(errno));
     }
-    ::chmod(incident_file.c_str(), 0600);
     prune_backups(g.db, dir, so.keep_backups);
     emit_simple(g, "reset", [&](JsonOut& e) {
         e.field("backup_path", backup.path).field("incident_file", incident_file)

@@ -374,6 +374,20 @@ TEST_CASE("start: plugin crashes with SIGSEGV before writing -> verified backup,
     reset_scenario(w, "signal 11");
 }
 
+// Regression: the fresh database used to get the process's default mode, not the old file's.
+TEST_CASE("start: the reset database keeps the old file's permission bits") {
+    Workspace w("throw");
+    make_populated_db_at_base(w);
+    REQUIRE(::chmod(w.db.c_str(), 0640) == 0);
+    auto r = w.start();
+    INFO(r.err);
+    REQUIRE(r.exit_code == 8);
+    CHECK(recorded_revision(w.db) == kHead);
+    CHECK(mode_of(w.db) == 0640u);
+    for (const auto& b : w.backups())
+        if (b.extension() == ".json") CHECK(mode_of(b) == 0600u);
+}
+
 TEST_CASE("start: constraint violation (UNIQUE) -> verified backup, fresh DB at head, incident, exit 8") {
     Workspace w("unique");
     auto backup = reset_scenario(w, "UNIQUE constraint failed");
