@@ -29,6 +29,7 @@ std::string brief(simdjson::dom::element e) {
     return s;
 }
 
+// a: the current model, b: the frozen one; changes are told from frozen to current.
 void diff(simdjson::dom::element a, simdjson::dom::element b, const std::string& path,
           std::vector<std::string>& out) {
     if (out.size() >= kMaxChanges) return;
@@ -41,11 +42,11 @@ void diff(simdjson::dom::element a, simdjson::dom::element b, const std::string&
         for (const auto& [k, v] : ma) {
             auto it = mb.find(k);
             const std::string p = path + "/" + pointer_escape(k);
-            if (it == mb.end()) out.push_back(fmt::format("removed {}", p));
+            if (it == mb.end()) out.push_back(fmt::format("added {}: {}", p, brief(v)));
             else diff(v, it->second, p, out);
         }
         for (const auto& [k, v] : mb)
-            if (!ma.count(k)) out.push_back(fmt::format("added {}: {}", path + "/" + pointer_escape(k), brief(v)));
+            if (!ma.count(k)) out.push_back(fmt::format("removed {}", path + "/" + pointer_escape(k)));
         return;
     }
     if (ta == simdjson::dom::element_type::ARRAY && tb == simdjson::dom::element_type::ARRAY) {

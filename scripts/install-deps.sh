@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
     build-essential cmake ninja-build pkg-config
-    libsqlite3-dev sqlite3
+    libsqlite3-dev sqlite3 python3
     libboost-dev libboost-filesystem-dev
     libsimdjson-dev libfmt-dev libspdlog-dev libcli11-dev libvalijson-dev rapidjson-dev
     catch2
