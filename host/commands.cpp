@@ -114,7 +114,7 @@ Status run(const GlobalOptions& g, Context& ctx, const Plan& plan, bool commit_e
                     applied.push_back(&ctx.chain.revisions()[static_cast<size_t>(i)]);
         archive_plugins(g.db, applied);
     }
-    print_run(g, plan, report, st);
+    if (g.print_results) print_run(g, plan, report, st);
     return st;
 }
 

@@ -21,6 +21,7 @@ struct GlobalOptions {
     const Events* events = nullptr;  // --events sink, when given
     unsigned workers = 0;            // blob transform threads; 0 = one per core
     bool quarantine = false;         // --on-row-error=quarantine (see BlobOptions)
+    bool print_results = true;       // false: a run's report is not printed (start's fresh build)
 };
 
 // Everything a command needs before it can act: the chain (validated), the DB (opened), its

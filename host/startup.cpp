@@ -141,7 +141,14 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
     remove_tmp();
     GlobalOptions fresh = g;
     fresh.db = tmp;
-    ChildOutcome built = run_isolated([&] { return migrate_up(fresh, chain, "", false); });
+    // The fresh build is an internal step: its revisions are not the app's progress (no
+    // events, no report); a failure of it is still reported below.
+    fresh.events = nullptr;
+    fresh.print_results = false;
+    ChildOutcome built = run_isolated([&] {
+        spdlog::set_level(std::max(spdlog::get_level(), spdlog::level::warn));
+        return migrate_up(fresh, chain, "", false);
+    });
     if (!built.status) {
         remove_tmp();
         return {Code::migration_failed,
