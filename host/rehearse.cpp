@@ -17,6 +17,7 @@
 #include "json_out.h"
 #include "json_schema.h"
 #include "migrator/plugin_api.h"
+#include "report.h"
 #include "schema_model.h"
 
 namespace migrator {
@@ -27,14 +28,6 @@ std::string show(const std::string& rev) { return rev.empty() ? std::string(kBas
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-std::vector<std::string> flag_names(std::uint64_t f) {
-    std::vector<std::string> out;
-    if (f & MIG_FLAG_IRREVERSIBLE) out.emplace_back("irreversible");
-    if (f & MIG_FLAG_NO_TRANSACTION) out.emplace_back("no_transaction");
-    if (f & MIG_FLAG_FOREIGN_KEYS_OFF) out.emplace_back("foreign_keys_off");
-    return out;
 }
 
 // Plans a move the way `up` / `down` would, from the state in ctx.
@@ -154,16 +147,8 @@ void json_diff(JsonOut& j, const std::vector<SchemaDifference>& d) {
 void json_blob_stats(JsonOut& j, const std::vector<BlobStats>& blobs, const std::vector<BlobCheck>& checks) {
     j.key("blobs").begin_array();
     for (const auto& b : blobs) {
-        j.begin_object()
-            .field("table", b.table)
-            .field("column", b.column)
-            .field("scanned", static_cast<std::int64_t>(b.scanned))
-            .field("changed", static_cast<std::int64_t>(b.changed))
-            .field("unchanged", static_cast<std::int64_t>(b.unchanged))
-            .field("failed", static_cast<std::int64_t>(b.failed))
-            .field("quarantined", static_cast<std::int64_t>(b.quarantined))
-            .field("duration_ms", b.duration_ms)
-            .field("rows_per_s", b.duration_ms > 0 ? static_cast<double>(b.scanned) * 1000.0 / b.duration_ms : 0.0);
+        j.begin_object();
+        json_blob_counts(j, b);
         j.key("failures").begin_array();
         for (const auto& e : b.errors) j.begin_object().field("rowid", e.rowid).field("error", e.message).end_object();
         j.end_array();

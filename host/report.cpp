@@ -10,14 +10,6 @@ namespace {
 
 std::string show(const std::string& rev) { return rev.empty() ? std::string(kBase) : rev; }
 
-std::vector<std::string> flag_names(std::uint64_t f) {
-    std::vector<std::string> out;
-    if (f & MIG_FLAG_IRREVERSIBLE) out.emplace_back("irreversible");
-    if (f & MIG_FLAG_NO_TRANSACTION) out.emplace_back("no_transaction");
-    if (f & MIG_FLAG_FOREIGN_KEYS_OFF) out.emplace_back("foreign_keys_off");
-    return out;
-}
-
 void json_flags(JsonOut& j, std::uint64_t f) {
     j.key("flags").begin_array();
     for (const auto& n : flag_names(f)) j.value(n);
@@ -32,16 +24,8 @@ void json_revision(JsonOut& j, const std::string& rev) {
 void json_blobs(JsonOut& j, const std::vector<BlobStats>& blobs) {
     j.key("blobs").begin_array();
     for (const auto& b : blobs) {
-        j.begin_object()
-            .field("table", b.table)
-            .field("column", b.column)
-            .field("scanned", static_cast<std::int64_t>(b.scanned))
-            .field("changed", static_cast<std::int64_t>(b.changed))
-            .field("unchanged", static_cast<std::int64_t>(b.unchanged))
-            .field("failed", static_cast<std::int64_t>(b.failed))
-            .field("quarantined", static_cast<std::int64_t>(b.quarantined))
-            .field("duration_ms", b.duration_ms)
-            .field("rows_per_s", b.duration_ms > 0 ? static_cast<double>(b.scanned) * 1000.0 / b.duration_ms : 0.0);
+        j.begin_object();
+        json_blob_counts(j, b);
         j.key("errors").begin_array();
         for (const auto& e : b.errors) j.begin_object().field("rowid", e.rowid).field("message", e.message).end_object();
         j.end_array().end_object();
@@ -61,6 +45,26 @@ void print_blobs(const std::vector<BlobStats>& blobs) {
 }
 
 }  // namespace
+
+std::vector<std::string> flag_names(std::uint64_t f) {
+    std::vector<std::string> out;
+    if (f & MIG_FLAG_IRREVERSIBLE) out.emplace_back("irreversible");
+    if (f & MIG_FLAG_NO_TRANSACTION) out.emplace_back("no_transaction");
+    if (f & MIG_FLAG_FOREIGN_KEYS_OFF) out.emplace_back("foreign_keys_off");
+    return out;
+}
+
+void json_blob_counts(JsonOut& j, const BlobStats& b) {
+    j.field("table", b.table)
+        .field("column", b.column)
+        .field("scanned", static_cast<std::int64_t>(b.scanned))
+        .field("changed", static_cast<std::int64_t>(b.changed))
+        .field("unchanged", static_cast<std::int64_t>(b.unchanged))
+        .field("failed", static_cast<std::int64_t>(b.failed))
+        .field("quarantined", static_cast<std::int64_t>(b.quarantined))
+        .field("duration_ms", b.duration_ms)
+        .field("rows_per_s", b.duration_ms > 0 ? static_cast<double>(b.scanned) * 1000.0 / b.duration_ms : 0.0);
+}
 
 void print_run(const GlobalOptions& g, const Plan& plan, const RunReport& r, const Status& st) {
     if (g.json) {
