@@ -12,11 +12,18 @@
 #   must never reuse a name. Older builds of the same target are pruned from the directory.
 #
 # Needs the target migrator::plugin_api (headers), defined by the migrator project or its
-# installed package.
+# installed package (find_package(migrator), which includes this file from
+# <prefix>/lib/cmake/migrator/). The version script and the prune script are found next to
+# this file, wherever it is.
 set(_MIGRATOR_PLUGIN_CMAKE_DIR "${CMAKE_CURRENT_LIST_DIR}")
 
 function(migrator_add_plugin target)
     cmake_parse_arguments(PARSE_ARGV 1 MIG "" "OUTPUT_DIRECTORY" "SOURCES;LINK_LIBRARIES")
+    # The directory of this file even when the caller's directory scope never saw the
+    # variable above (e.g. find_package(migrator) called inside a function).
+    if(CMAKE_CURRENT_FUNCTION_LIST_DIR)
+        set(_MIGRATOR_PLUGIN_CMAKE_DIR "${CMAKE_CURRENT_FUNCTION_LIST_DIR}")
+    endif()
     if(NOT MIG_SOURCES)
         message(FATAL_ERROR "migrator_add_plugin(${target}): SOURCES is required")
     endif()
