@@ -43,11 +43,13 @@ struct Obj {
 struct Snap {
     SchemaModel model;
     std::map<std::string, Obj> objs;
+    std::map<std::string, std::vector<std::string>> vtab_columns;  // virtual tables' visible columns
 };
 
 bool excluded(const std::string& n) { return n.rfind("sqlite_", 0) == 0 || n.rfind("migrator_", 0) == 0; }
 
 Status load_snap(const std::string& ddl, const std::string& what, Snap& out) {
+    out.objs.clear();  // it is loaded again after renames
     Db db;
     MIG_TRY(Db::open(":memory:", Db::Mode::create, 1000, db));
     MIG_TRY(db.exec(ddl).with_context(fmt::format("{} does not execute: ", what)));
@@ -63,7 +65,26 @@ Status load_snap(const std::string& ddl, const std::string& what, Snap& out) {
         if (excluded(o.name) || s.text(5) == "shadow") continue;
         out.objs[o.name] = std::move(o);
     }
+    MIG_TRY(st);
+    out.vtab_columns.clear();
+    for (const auto& [n, t] : out.model.tables) {
+        if (!t.is_virtual) continue;
+        Stmt c;
+        MIG_TRY(db.prepare("SELECT name FROM pragma_table_xinfo(?1) WHERE hidden = 0 ORDER BY cid", c));
+        c.bind(1, std::string_view(n));
+        auto& cols = out.vtab_columns[n];
+        while (c.step(st)) cols.push_back(c.text(0));
+        MIG_TRY(st);
+    }
     return st;
+}
+
+// CREATE VIRTUAL TABLE text with the table's name replaced by `name` (with_table_name takes
+// the token before the first '(', which is the module's name there).
+std::string with_vtab_name(const std::string& create_sql, const std::string& name) {
+    static const std::regex re(R"(^(\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?)([\s\S]*?)(\s+USING\b))",
+                               std::regex::icase);
+    return std::regex_replace(create_sql, re, "$1" + qi(name) + "$3", std::regex_constants::format_first_only);
 }
 
 // Reads the whole schema of a DB as DDL, in creation order.
@@ -130,6 +151,13 @@ std::vector<std::string> table_parts(const std::string& sql) {
         }
         if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
             while (i < sql.size() && sql[i] != '\n') ++i;
+            continue;
+        }
+        // Fix: /* */ comments are skipped too (SQLite keeps them in the stored CREATE TABLE);
+        // a comma in one split the definitions there and ADD COLUMN got a piece of a comment.
+        if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+            const size_t e = sql.find("*/", i + 2);
+            i = e == std::string::npos ? sql.size() : e + 1;
             continue;
         }
         if (c == '(') ++depth;
@@ -209,13 +237,75 @@ std::set<std::string> auto_index_keys(const SchemaModel& m, const std::string& t
     return out;
 }
 
+// Fix: pragma_table_xinfo gives `DEFAULT (strftime('%s', 'now'))` as "strftime('%s','now')",
+// without its parentheses, so the old test (starts with '(' or CURRENT_) took it for a
+// constant and generated ALTER TABLE ADD COLUMN, which SQLite refuses on a table with rows
+// ("Cannot add a column with non-constant default"). Only a literal counts as constant now;
+// any expression is rebuilt (SQLite would accept a constant one, but a rebuild is never wrong).
 bool constant_default(const ColumnModel& c) {
     if (!c.has_default) return true;
-    const std::string& d = c.default_value;
-    if (d.empty() || d[0] == '(') return false;
-    std::string u = d;
-    for (auto& ch : u) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    return u.rfind("CURRENT_", 0) != 0;
+    static const std::regex literal(
+        R"([+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|[+-]?0[xX][0-9a-fA-F]+|'([^']|'')*'|[xX]'[0-9a-fA-F]*'|NULL|TRUE|FALSE)",
+        std::regex::icase);
+    return std::regex_match(c.default_value, literal);
+}
+
+// Fix: normalize_sql keeps the case of keywords and identifiers, so "check (x in (1))" and
+// "CHECK (x IN (1))" compared different and a reformatted but identical schema rebuilt its
+// tables and recreated its views. Upper-cases words outside string literals and quoted
+// identifiers: keywords always, identifiers too when `identifiers` (SQLite ignores their case;
+// not in views, whose column names keep the case they are written with).
+std::string fold_case(const std::string& s, bool identifiers) {
+    std::string out = s;
+    char quote = 0;
+    auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' || (c & 0x80); };
+    for (size_t i = 0; i < out.size();) {
+        const char c = out[i];
+        if (quote) {
+            if (c == quote) quote = 0;  // a doubled quote closes and reopens: same result
+            ++i;
+        } else if (c == '\'' || c == '"') {
+            quote = c;
+            ++i;
+        } else if (word(c)) {
+            size_t j = i;
+            while (j < out.size() && word(out[j])) ++j;
+            if (identifiers || sqlite3_keyword_check(out.data() + i, static_cast<int>(j - i)))
+                for (size_t k = i; k < j; ++k) out[k] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[k])));
+            i = j;
+        } else {
+            ++i;
+        }
+    }
+    return out;
+}
+
+void fold_case(SchemaModel& m) {
+    for (auto& [n, t] : m.tables) {
+        for (auto& c : t.columns) {
+            c.default_value = fold_case(c.default_value, true);
+            c.type = fold_case(normalize_sql(c.type), true);  // "varchar( 10 )" is VARCHAR(10)
+        }
+        for (auto& ck : t.checks) ck = fold_case(ck, true);
+        std::sort(t.checks.begin(), t.checks.end());
+        t.virtual_sql = fold_case(t.virtual_sql, false);
+    }
+    for (auto& [k, ix] : m.indexes) ix.where = fold_case(ix.where, true);
+    for (auto& [n, v] : m.views) v = fold_case(v, false);
+    for (auto& [n, tr] : m.triggers) tr = fold_case(tr, true);
+}
+
+// Fix: the model has no generated column's expression (pragma_table_xinfo does not give it),
+// so `AS (a * 2)` becoming `AS (a + a + 1)` generated no SQL. The normalized definitions of
+// the generated columns of `t` that `other` has too (new ones are the ADD COLUMN check's).
+std::vector<std::string> generated_definitions(const Snap& s, const TableModel& t, const TableModel& other) {
+    std::vector<std::string> out;
+    auto o = s.objs.find(t.name);
+    for (const auto& c : t.columns)
+        if ((c.hidden == 2 || c.hidden == 3) &&
+            std::any_of(other.columns.begin(), other.columns.end(), [&](const ColumnModel& x) { return x.name == c.name; }))
+            out.push_back(fold_case(normalize_sql(column_definition(o == s.objs.end() ? "" : o->second.sql, c.name)), true));
+    return out;
 }
 
 }  // namespace
@@ -227,6 +317,8 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
     Snap a, b;
     MIG_TRY(load_snap(from_ddl, "the old schema", a));
     MIG_TRY(load_snap(to_ddl, "the new schema", b));
+    fold_case(a.model);
+    fold_case(b.model);
     std::vector<std::string> out;
     fk_off = false;
 
@@ -239,35 +331,22 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
         if (!b.model.tables.count(to))
             return {Code::usage, fmt::format("--rename {}:{}: the new schema has no table '{}'", from, to, to)};
         out.push_back(fmt::format("ALTER TABLE {} RENAME TO {};", qi(from), qi(to)));
+        // Only the table list is kept up to date here, for the checks of the hints that
+        // follow; the whole old schema is read again with the renames applied below.
         TableModel t = it->second;
         t.name = to;
         a.model.tables.erase(it);
         a.model.tables[to] = std::move(t);
-        std::map<std::string, IndexModel> idx;
-        for (const auto& [key, index] : a.model.indexes) {
-            std::string k = key;
-            IndexModel ix = index;
-            if (ix.table == from) {
-                ix.table = to;
-                if (ix.origin != "c") k = to + k.substr(k.find(':'));
-            }
-            idx[k] = ix;
-        }
-        a.model.indexes = std::move(idx);
-        auto o = a.objs.find(from);
-        if (o != a.objs.end()) {
-            Obj moved = o->second;
-            moved.name = to;
-            moved.sql = with_table_name(moved.sql, to);
-            a.objs.erase(o);
-            a.objs[to] = moved;
-        }
-        for (auto& [n, obj] : a.objs)
-            if (obj.table == from) obj.table = to;
     }
     for (const auto& [dotted, to] : column_renames) {
         const size_t dot = dotted.find('.');
-        const std::string table = dotted.substr(0, dot), from = dotted.substr(dot + 1);
+        std::string table = dotted.substr(0, dot);
+        const std::string from = dotted.substr(dot + 1);
+        // Fix: the table may be named as it was before a table rename of the same run, too
+        // (`migrator new` spells down's column hints that way): down failed with "no table".
+        if (!a.model.tables.count(table))
+            for (const auto& [tf, tt] : table_renames)
+                if (tf == table) table = tt;
         auto it = a.model.tables.find(table);
         if (it == a.model.tables.end())
             return {Code::usage, fmt::format("--rename {}:{}: no table '{}' in the old schema", dotted, to, table)};
@@ -279,6 +358,16 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
             }
         if (!found) return {Code::usage, fmt::format("--rename {}:{}: table '{}' has no column '{}'", dotted, to, table, from)};
         out.push_back(fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {};", qi(table), qi(from), qi(to)));
+    }
+    // Fix: the old schema as the renames leave it, read back from SQLite, which rewrote every
+    // reference (other tables' REFERENCES, index keys, UNIQUE constraints, views, triggers).
+    // The model used to be patched by hand and missed those, so a pure rename rebuilt the
+    // renamed table's children and any table whose UNIQUE/foreign key named a renamed column.
+    if (!out.empty()) {
+        std::string renamed = from_ddl + "\n;\n";
+        for (const auto& s : out) renamed += s + "\n";
+        MIG_TRY(load_snap(renamed, "the old schema with the renames applied", a));
+        fold_case(a.model);
     }
 
     std::vector<std::string> dropped, added;
@@ -319,7 +408,8 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
                                 n, fmt::join(gone, ", "), fmt::join(fresh, ", "), n)};
         const bool same_shape = ta.foreign_keys == tb.foreign_keys && ta.checks == tb.checks &&
                                 ta.without_rowid == tb.without_rowid && ta.strict == tb.strict &&
-                                auto_index_keys(a.model, n) == auto_index_keys(b.model, n);
+                                auto_index_keys(a.model, n) == auto_index_keys(b.model, n) &&
+                                generated_definitions(a, ta, tb) == generated_definitions(b, tb, ta);
         if (same_shape && ta.columns == tb.columns) continue;
         // ALTER TABLE ADD COLUMN can do it: the old columns unchanged, new ones appended, each
         // addable (no key, a constant default where NOT NULL, not a stored generated column).
@@ -342,7 +432,10 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
         for (const auto& c : tb.columns) {
             const bool existed = std::any_of(ta.columns.begin(), ta.columns.end(),
                                              [&](const ColumnModel& x) { return x.name == c.name && x.hidden == 0; });
-            if (!existed && c.hidden == 0 && c.not_null && !c.has_default && !(c.pk && is_ipk(tb)))
+            // Fix: DEFAULT NULL is no default for a NOT NULL column (the copy then failed on
+            // "NOT NULL constraint failed" instead of this message).
+            const bool no_default = !c.has_default || c.default_value == "NULL";
+            if (!existed && c.hidden == 0 && c.not_null && no_default && !(c.pk && is_ipk(tb)))
                 return {Code::usage,
                         fmt::format("table '{}' gets column '{}' NOT NULL without a DEFAULT: its existing "
                                     "rows have no value for it. Give it a DEFAULT in the schema, or write "
@@ -358,20 +451,26 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
     std::set<std::string> touched(rebuild.begin(), rebuild.end());
     touched.insert(dropped.begin(), dropped.end());
     touched.insert(vtab_recreate.begin(), vtab_recreate.end());
-    std::set<std::string> drop_vt;
-    for (const auto* kind : {"trigger", "view"}) {
-        const auto& am = std::string(kind) == "view" ? a.model.views : a.model.triggers;
-        const auto& bm = std::string(kind) == "view" ? b.model.views : b.model.triggers;
-        for (const auto& [n, s] : am) {
-            auto it = bm.find(n);
-            bool drop = it == bm.end() || it->second != s;
-            for (const auto& t : touched) drop |= mentions(s, t);
-            if (drop) {
-                out.push_back(fmt::format("DROP {} {};", std::string(kind) == "view" ? "VIEW" : "TRIGGER", qi(n)));
-                drop_vt.insert(n);
-            }
+    // Fix: views are decided first, so that the INSTEAD OF triggers of a dropped view are
+    // dropped (before it) and recreated too: DROP VIEW drops them silently, and one that does
+    // not name a touched table was lost. Views and triggers are kept apart (two namespaces).
+    std::set<std::string> drop_views, drop_triggers;
+    auto must_drop = [&](const std::string& n, const std::string& s, const std::map<std::string, std::string>& bm) {
+        auto it = bm.find(n);
+        bool drop = it == bm.end() || it->second != s;
+        for (const auto& t : touched) drop |= mentions(s, t);
+        return drop;
+    };
+    for (const auto& [n, s] : a.model.views)
+        if (must_drop(n, s, b.model.views)) drop_views.insert(n);
+    for (const auto& [n, s] : a.model.triggers) {
+        auto o = a.objs.find(n);
+        if (must_drop(n, s, b.model.triggers) || (o != a.objs.end() && drop_views.count(o->second.table))) {
+            out.push_back(fmt::format("DROP TRIGGER {};", qi(n)));
+            drop_triggers.insert(n);
         }
     }
+    for (const auto& n : drop_views) out.push_back(fmt::format("DROP VIEW {};", qi(n)));
     // Indexes made with CREATE INDEX that disappear or change (those of rebuilt or dropped
     // tables go with their table).
     std::set<std::string> dropped_idx;
@@ -389,12 +488,6 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
     std::sort(border.begin(), border.end(), [](const Obj* x, const Obj* y) { return x->order < y->order; });
     for (const auto* o : border)
         if (o->type == "table" && std::count(added.begin(), added.end(), o->name)) out.push_back(o->sql + ";");
-    for (const auto& n : vtab_recreate) {
-        out.push_back(fmt::format("DROP TABLE {};", qi(n)));
-        out.push_back(b.objs.at(n).sql + ";");
-        if (b.objs.at(n).sql.find("content=") != std::string::npos || b.objs.at(n).sql.find("content =") != std::string::npos)
-            out.push_back(fmt::format("INSERT INTO {0}({0}) VALUES ('rebuild');", qi(n)));
-    }
     for (const auto& [n, defs] : add_columns)
         for (const auto& d : defs) out.push_back(fmt::format("ALTER TABLE {} ADD COLUMN {};", qi(n), d));
     // The 12-step rebuild (https://www.sqlite.org/lang_altertable.html#otheralter).
@@ -426,6 +519,47 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
         out.push_back("PRAGMA legacy_alter_table = OFF;");
     }
     for (const auto& n : dropped) out.push_back(fmt::format("DROP TABLE {};", qi(n)));
+    // Fix: virtual tables are recreated once the ordinary tables have their new shape (they
+    // were recreated before ADD COLUMN and the rebuilds, so an external-content FTS table's
+    // 'rebuild' read its content table's old columns: "no such column").
+    for (const auto& n : vtab_recreate) {
+        // Fix: only an external-content table can 'rebuild'; on a contentless one (content='')
+        // the old substring test matched too and 'rebuild' is an error there.
+        static const std::regex content_re(R"(\bcontent\s*=\s*('(?:[^']|'')*'|"[^"]*"|[^\s,)]+))", std::regex::icase);
+        static const std::regex module_re(R"(\bUSING\s+(\w+))", std::regex::icase);
+        std::smatch cm, mm;
+        const std::string& vsql = b.objs.at(n).sql;
+        const bool has_content = std::regex_search(vsql, cm, content_re);
+        // Fix: a virtual table that keeps its own rows (FTS without content=, R*Tree) was
+        // dropped and created again empty: every row lost, silently. Both definitions virtual,
+        // the columns they share are copied as in a rebuild (an FTS table with its rowids).
+        // (A contentless old table has nothing to read back.)
+        std::smatch om;
+        const bool old_contentless = std::regex_search(a.objs.at(n).sql, om, content_re) &&
+                                     (om[1] == "''" || om[1] == "\"\"");
+        std::vector<std::string> common;
+        if (!has_content && !old_contentless && a.model.tables.at(n).is_virtual && b.model.tables.at(n).is_virtual)
+            for (const auto& c : a.vtab_columns[n])
+                if (std::count(b.vtab_columns[n].begin(), b.vtab_columns[n].end(), c)) common.push_back(qi(c));
+        if (!common.empty()) {
+            const std::string tmp = n + "__migrator_new";
+            std::string cols = fmt::format("{}", fmt::join(common, ", "));
+            std::string module = std::regex_search(vsql, mm, module_re) ? mm[1].str() : std::string();
+            for (auto& ch : module) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            if (module.rfind("fts", 0) == 0) cols = "rowid, " + cols;
+            out.push_back(with_vtab_name(vsql, tmp) + ";");
+            out.push_back(fmt::format("INSERT INTO {0}({1}) SELECT {1} FROM {2};", qi(tmp), cols, qi(n)));
+            out.push_back(fmt::format("DROP TABLE {};", qi(n)));
+            out.push_back("PRAGMA legacy_alter_table = ON;");
+            out.push_back(fmt::format("ALTER TABLE {} RENAME TO {};", qi(tmp), qi(n)));
+            out.push_back("PRAGMA legacy_alter_table = OFF;");
+            continue;
+        }
+        out.push_back(fmt::format("DROP TABLE {};", qi(n)));
+        out.push_back(vsql + ";");
+        if (has_content && cm[1] != "''" && cm[1] != "\"\"")
+            out.push_back(fmt::format("INSERT INTO {0}({0}) VALUES ('rebuild');", qi(n)));
+    }
     // Indexes, then views and triggers, of the new schema that are new or were dropped above.
     for (const auto* o : border) {
         if (o->type != "index") continue;
@@ -444,7 +578,8 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
     for (const auto* o : border) {
         if (o->type != "view" && o->type != "trigger") continue;
         const auto& am = o->type == "view" ? a.model.views : a.model.triggers;
-        if (!am.count(o->name) || drop_vt.count(o->name)) out.push_back(o->sql + ";");
+        const auto& dropped_vt = o->type == "view" ? drop_views : drop_triggers;
+        if (!am.count(o->name) || dropped_vt.count(o->name)) out.push_back(o->sql + ";");
     }
     sql.clear();
     for (const auto& s : out) sql += s + "\n";
@@ -517,8 +652,8 @@ Status cmd_new(const GlobalOptions& g, const NewMigrationOptions& o) {
     std::string up_sql, down_sql;
     bool fk_up = false, fk_down = false;
     MIG_TRY(schema_change_sql(head_ddl, target_ddl, trn, crn, o.allow_drop, up_sql, fk_up));
-    // Down is the same diff the other way; a column that up renames is renamed back before
-    // its table is renamed back, so the column hints are spelled with the new table name.
+    // Down is the same diff the other way. Its column hints are spelled with the new table
+    // name; schema_change_sql renames tables back first and accepts either name.
     for (auto& [col, to] : crn_back)
         for (const auto& [tf, tt] : trn)
             if (col.rfind(tf + ".", 0) == 0) col = tt + col.substr(tf.size());
