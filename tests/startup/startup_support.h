@@ -222,13 +222,14 @@ inline std::vector<const Json*> events_named(const std::vector<Json>& ev, const 
 struct SpawnOptions {
     std::optional<uid_t> uid;          // drop to this uid/gid (needs root)
     std::optional<rlim_t> fsize_limit; // RLIMIT_FSIZE in bytes, with SIGXFSZ ignored
+    std::string bin;                   // the binary to run; "" = MIGRATOR_BIN
 };
 
 class Spawned {
 public:
     Spawned(const std::vector<std::string>& args, const fs::path& out, const fs::path& err,
             const SpawnOptions& o = {}, int gate_fd = -1, int close_fd = -1) {
-        std::vector<std::string> all{MIGRATOR_BIN};
+        std::vector<std::string> all{o.bin.empty() ? std::string(MIGRATOR_BIN) : o.bin};
         all.insert(all.end(), args.begin(), args.end());
         std::vector<char*> argv;
         for (auto& a : all) argv.push_back(a.data());
@@ -282,7 +283,16 @@ inline testing::RunResult spawn_migrator(const std::vector<std::string>& args, c
     testing::TempDir tmp;
     ::chmod(tmp.path().c_str(), 0777);  // writable for a dropped user too
     fs::path out = tmp / "out", err = tmp / "err";
-    Spawned p(args, out, err, o);
+    SpawnOptions opts = o;
+    if (opts.uid && opts.bin.empty()) {
+        // The build tree may sit below a directory the dropped user cannot enter (a CI clone
+        // in a 0700 temp dir): run a copy it can reach.
+        const fs::path copy = tmp / "migrator";
+        fs::copy_file(MIGRATOR_BIN, copy);
+        ::chmod(copy.c_str(), 0755);
+        opts.bin = copy.string();
+    }
+    Spawned p(args, out, err, opts);
     testing::RunResult r;
     r.exit_code = p.wait();
     r.out = testing::read_file(out);
