@@ -135,21 +135,42 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
                     fmt::format("{}: table '{}' has no column '{}'", where, stats.table, stats.column)};
         }
     }
+    // A user column named "rowid" hides the real one under that name (then the engine read
+    // that column as the key and overwrote other rows): use the first of SQLite's three
+    // spellings that no column shadows.
+    std::string key;
+    for (const char* alias : {"rowid", "_rowid_", "oid"}) {
+        Stmt c;
+        MIG_TRY(db.prepare("SELECT 1 FROM pragma_table_xinfo(?1) WHERE lower(name) = ?2", c));
+        c.bind(1, std::string_view(stats.table)).bind(2, std::string_view(alias));
+        Status st;
+        const bool shadowed = c.step(st);
+        MIG_TRY(st);
+        if (!shadowed) {
+            key = alias;
+            break;
+        }
+    }
+    if (key.empty())
+        return {Code::migration_failed,
+                fmt::format("{}: table '{}' has columns named rowid, _rowid_ and oid, which hide its "
+                            "row key; blob migrations cannot address its rows",
+                            where, stats.table)};
 
     const std::string t = quote_ident(stats.table), c = quote_ident(stats.column);
     Stmt reader, writer;
-    MIG_TRY(db.prepare(fmt::format("SELECT rowid, {1}, typeof({1}) = 'blob' FROM {0} WHERE rowid >= ?1 "
-                                   "AND {1} IS NOT NULL ORDER BY rowid",
-                                   t, c),
+    MIG_TRY(db.prepare(fmt::format("SELECT {2}, {1}, typeof({1}) = 'blob' FROM {0} WHERE {2} >= ?1 "
+                                   "AND {1} IS NOT NULL ORDER BY {2}",
+                                   t, c, key),
                        reader));
-    MIG_TRY(db.prepare(fmt::format("UPDATE {} SET {} = ?1 WHERE rowid = ?2", t, c), writer));
+    MIG_TRY(db.prepare(fmt::format("UPDATE {} SET {} = ?1 WHERE {} = ?2", t, c, key), writer));
     const std::size_t limit = static_cast<std::size_t>(sqlite3_limit(db.get(), SQLITE_LIMIT_LENGTH, -1));
 
     std::int64_t next_min = INT64_MIN;  // every rowid below has been read
     std::int64_t lo = 0, hi = 0;
     {
         Stmt r;
-        MIG_TRY(db.prepare(fmt::format("SELECT min(rowid), max(rowid) FROM {}", t), r));
+        MIG_TRY(db.prepare(fmt::format("SELECT min({0}), max({0}) FROM {1}", key, t), r));
         Status st;
         if (r.step(st)) {
             lo = r.int64(0);
