@@ -77,12 +77,21 @@ else
     labels+=(migrator)
     names+=("migrator up (default)")
 fi
+# The rehearsal (issue: dry runs cost at most 1.3x the real run): snapshot + the same run on
+# the copy, with and without JSON Schema validation of every migrated value. The snapshot
+# goes to the work directory, the same disk as the DB.
+if grep -q -- '--dry-run' <<<"$("$mig" up --help 2>&1)"; then
+    labels+=(rehearse rehearse_nv)
+    names+=("migrator up --dry-run (validates)" "migrator up --dry-run, no validation")
+fi
 command_for() {  # label db side_file -> the command line, one word per line
     case "$1" in
         floor) printf '%s\n' "$floor" "$2" "$3" ;;
         json1) printf '%s\n' "$sqlite" "$2" ".read $json1_sql" ;;
         migrator_w1) printf '%s\n' "$mig" -q --db "$2" --plugins "$plugins" --workers 1 "${mig_extra[@]}" up ;;
         migrator) printf '%s\n' "$mig" -q --db "$2" --plugins "$plugins" "${mig_extra[@]}" up ;;
+        rehearse) printf '%s\n' "$mig" -q --db "$2" --plugins "$plugins" "${mig_extra[@]}" up --dry-run --scratch "$work" ;;
+        rehearse_nv) printf '%s\n' "$mig" -q --db "$2" --plugins "$plugins" "${mig_extra[@]}" up --dry-run --scratch "$work" --json-schemas none ;;
     esac
 }
 fresh_copy() {  # src dst: a fresh, synced copy with no sidecar files (untimed)
@@ -126,7 +135,9 @@ for n in $ns; do
             read -r _ ms _ _ _ cms _ < <("$timeit" 1 0 "$label" "${cmd[@]}")
             wall[$label]+=" $ms"
             cpu[$label]+=" $cms"
-            if [[ -z "${exact[$label]:-}" ]]; then
+            if [[ "$label" == rehearse* ]]; then
+                exact[$label]="(dry run: DB untouched)"
+            elif [[ -z "${exact[$label]:-}" ]]; then
                 # Once per way: how many rows hold exactly migrator's v2 bytes.
                 exact[$label]="$("$sqlite" "$run" "ATTACH '$ref' AS ref;
                     SELECT printf('%.1f%%', 100.0 * sum(a.data IS b.data) / count(*))

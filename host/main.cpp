@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
         sub->add_option("--scratch", ro.scratch_dir, "dry run: directory for the snapshot copy (default $TMPDIR or /tmp)");
         sub->add_option("--json-schemas", ro.json_schemas,
                         "dry run: directory of frozen JSON Schemas, <Model>.json (default "
-                        "<plugins>/../schemas/frozen when it exists)");
+                        "<plugins>/../schemas/frozen when it exists; 'none': no validation)");
         sub->add_option("--samples", ro.samples, "dry run: failing rows and schema violations listed per blob migration")
             ->capture_default_str();
     }

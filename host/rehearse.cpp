@@ -372,6 +372,8 @@ Status cmd_rehearse(const GlobalOptions& g, Direction dir, const std::string& to
             else if (last_blob_rev[b.table + "\n" + b.column] != m->revision)
                 c.not_validated_why = "a later revision migrates this column again";
             else if (plan.to != ctx.chain.head()) c.not_validated_why = "the plan stops before head";
+            else if (ro.json_schemas == "none")
+                c.not_validated_why = "validation turned off (--json-schemas none)";
             else if (schema_dir.empty())
                 c.not_validated_why = "no frozen schemas: pass --json-schemas DIR (<Model>.json files)";
             else {
