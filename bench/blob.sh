@@ -72,7 +72,7 @@ labels=(floor json1)
 names=("write floor (precomputed UPDATE)" "SQLite JSON1, one UPDATE")
 if (( has_workers )); then
     labels+=(migrator_w1 migrator)
-    names+=("migrator up --workers 1" "migrator up (default: $(nproc) workers)")
+    names+=("migrator up --workers 1" "migrator up (default workers)")
 else
     labels+=(migrator)
     names+=("migrator up (default)")

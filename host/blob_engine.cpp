@@ -284,7 +284,10 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
         return Status::ok();
     };
 
-    unsigned workers = opts.workers ? opts.workers : std::max(1u, std::thread::hardware_concurrency());
+    // The main thread transforms too once its SQLite work for the round is done, so by
+    // default it counts as one of the cores.
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    unsigned workers = opts.workers ? opts.workers : std::max(1u, cores - 1);
     WorkerPool pool(workers);
     std::array<Batch, 3> batches;
     Batch* prev = &batches[0];
@@ -299,6 +302,9 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
         // While the workers transform `cur`: write `prev`, read `next` (main thread only).
         io = write_batch(*prev);
         if (io) io = read_batch(*next);
+        // Done with SQLite for this round: rather than wait idle for slower workers (long
+        // rows, schema validation in a dry run), take chunks of the same batch too.
+        if (io) transform_rows(*cur, index, fn, limit, opts.schema);
         pool.wait();
         if (!io) return io;
         MIG_TRY(tally(*cur));

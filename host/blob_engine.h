@@ -21,7 +21,7 @@ namespace migrator {
 class JsonSchema;
 
 struct BlobOptions {
-    unsigned workers = 0;                     // 0: one per core
+    unsigned workers = 0;                     // 0: one per core but one (the main thread helps)
     std::size_t batch_rows = 4096;            // rows per batch, at most
     std::size_t batch_bytes = 16u << 20;      // input bytes per batch, at most (one row may exceed)
     std::size_t max_reported_errors = 10;     // row errors kept for the report

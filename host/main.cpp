@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     std::string events_spec;
     app.add_option("--events", events_spec,
                    "write JSON-lines progress events to this file (appended) or file descriptor number");
-    app.add_option("--workers", g.workers, "threads for blob transforms (default: one per core)")
+    app.add_option("--workers", g.workers, "worker threads for blob transforms, besides the main thread, which helps between its reads and writes (default: cores - 1)")
         ->check(CLI::Range(1u, 256u));
     std::string on_row_error = "fail";
     app.add_option("--on-row-error", on_row_error,
