@@ -720,12 +720,10 @@ TEST_CASE("start: disk full (file-size limit) -> exit 6, no reset, DB unchanged"
     CHECK(ups(w.db) == each_once());
 }
 
-TEST_CASE("start: hot journal left by a writer that died mid-transaction -> rolled back, migrated, exit 0") {
-    Workspace w("good");
-    make_populated_db_at_base(w);
+// Another process writes more than its page cache holds (so SQLite spills into the database
+// file) and dies without committing, as a server killed mid-migration would: a hot journal.
+void leave_hot_journal(const Workspace& w) {
     const std::string before = w.bytes();
-    // Another process writes more than its page cache holds (so SQLite spills into the
-    // database file) and dies without committing, as a server killed mid-migration would.
     std::fflush(nullptr);
     pid_t pid = ::fork();
     REQUIRE(pid >= 0);
@@ -750,6 +748,29 @@ TEST_CASE("start: hot journal left by a writer that died mid-transaction -> roll
     INFO("journal: " << digest(testing::read_file(w.tmp / "app.db-journal")) << ", db: " << w.bytes());
     REQUIRE_FALSE(cold_journal(w.tmp / "app.db-journal"));  // hot: the file needs a rollback
     REQUIRE(w.bytes() != before);
+}
+
+// Regression: status and verify opened the file read-only, which cannot roll a hot journal
+// back (SQLITE_READONLY_ROLLBACK): exit 6 until some writer came along.
+TEST_CASE("status and verify roll back a hot journal instead of failing") {
+    Workspace w("good");
+    make_populated_db_at_base(w);
+    const std::string before = w.bytes();
+    leave_hot_journal(w);
+    auto st = w.run("status");
+    INFO(shown(st));
+    CHECK(st.exit_code == 0);
+    CHECK(contains(st.out, "current:  s0001_base"));
+    CHECK(w.bytes() == before);  // the last committed state, nothing else
+    CHECK(item_rows(w.db) == old_rows());
+    CHECK(w.run("verify").exit_code == 7);
+}
+
+TEST_CASE("start: hot journal left by a writer that died mid-transaction -> rolled back, migrated, exit 0") {
+    Workspace w("good");
+    make_populated_db_at_base(w);
+    const std::string before = w.bytes();
+    leave_hot_journal(w);
 
     auto r = w.start();
     INFO(shown(r));
