@@ -95,7 +95,7 @@ command_for() {  # label db side_file -> the command line, one word per line
     esac
 }
 fresh_copy() {  # src dst: a fresh, synced copy with no sidecar files (untimed)
-    rm -f "$2" "$2"-journal "$2"-wal "$2"-shm "$2".migrator-lock "$2".plugin-cache
+    rm -rf "$2" "$2"-journal "$2"-wal "$2"-shm "$2".migrator-lock "$2".plugin-cache "$2".plugin-archive
     cp "$1" "$2"
     sync "$2"
 }
@@ -109,11 +109,11 @@ for n in $ns; do
     base="$work/base-$tag.db" ref="$work/ref-$tag.db" side="$work/side-$tag.bin" run="$work/run.db"
     # The DB at 0004_task_status_check with N v1 rows, made once per (N, seed, bad, generator).
     if [[ ! -f "$base" ]]; then
-        rm -f "$base".tmp*
+        rm -rf "$base".tmp*
         "$mig" -q --db "$base.tmp" --plugins "$plugins" up --to 0004_task_status_check >/dev/null
         "$gen" "$base.tmp" "$n" --seed "$seed" --bad-fraction "$bad" | tee "$base.summary"
         "$sqlite" "$base.tmp" "VACUUM"
-        rm -f "$base".tmp.*
+        rm -rf "$base".tmp.*
         mv "$base.tmp" "$base"
     fi
     # The precomputed v2 values: migrator's own output (untimed), dumped for the floor.
@@ -177,4 +177,4 @@ for n in $ns; do
     done
     unset wall cpu exact
 done
-rm -f "$work/run.db" "$work/run.db"-journal "$work/run.db".migrator-lock "$work/run.db".plugin-cache
+rm -rf "$work/run.db" "$work/run.db"-journal "$work/run.db".migrator-lock "$work/run.db".plugin-cache "$work/run.db".plugin-archive

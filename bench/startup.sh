@@ -94,7 +94,7 @@ for n in $ns; do
     for m in "${migrators[@]}"; do
         label="${m%%=*}" bin="${m#*=}"
         db="$work/db-$n-$label.sqlite"
-        rm -f "$db" "$db".*
+        rm -rf "$db" "$db".*
         "$bin" -q --db "$db" --plugins "$dir" up >/dev/null
         "$bin" -q --db "$db" --plugins "$dir" verify >/dev/null  # exit 0 only at head
         "$bin" -q --db "$db" --plugins "$dir" up >/dev/null      # the no-op being timed

@@ -21,9 +21,8 @@ const std::string& Chain::head() const {
 }
 
 int Chain::index_of(const std::string& rev) const {
-    for (size_t i = 0; i < revs_.size(); ++i)
-        if (revs_[i].revision == rev) return static_cast<int>(i);
-    return -1;
+    auto it = index_.find(rev);
+    return it == index_.end() ? -1 : it->second;
 }
 
 int Chain::position(const std::string& rev) const {
@@ -86,7 +85,7 @@ Status build_chain(std::vector<PluginMeta> metas, Chain& out) {
     size_t cur = roots[0];
     while (true) {
         ordered.push_back(metas[cur]);
-        auto it = child_of.find(metas[cur].revision);
+        auto it = child_of.find(ordered.back().revision);
         if (it == child_of.end()) break;
         cur = it->second;
     }
@@ -100,6 +99,8 @@ Status build_chain(std::vector<PluginMeta> metas, Chain& out) {
                     m.revision, m.file, m.parent, ordered.front().revision));
     }
     out.revs_ = std::move(ordered);
+    out.index_.clear();
+    for (size_t i = 0; i < out.revs_.size(); ++i) out.index_.emplace(out.revs_[i].revision, static_cast<int>(i));
     return Status::ok();
 }
 

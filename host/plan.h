@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "plugin_meta.h"
@@ -23,6 +24,9 @@ public:
 private:
     friend Status build_chain(std::vector<PluginMeta> metas, Chain& out);
     std::vector<PluginMeta> revs_;
+    // revision -> index: start-up looks up every applied revision, so a linear index_of made
+    // a no-op `up` quadratic in the number of plugins.
+    std::unordered_map<std::string, int> index_;
 };
 
 // Orders `metas` by parent links. Refuses (plugin_set_invalid, naming files and ids): an empty
