@@ -27,6 +27,39 @@ void write_all(int fd, const std::string& s) {
     }
 }
 
+// The child being waited for: SIGINT/SIGTERM sent to the parent (a service manager stopping the
+// server, an operator) are passed on to it, so that it cancels and rolls back (exit 130)
+// instead of being orphaned and committing after the parent is gone.
+volatile sig_atomic_t g_child = 0;
+extern "C" void forward_signal(int sig) {
+    if (g_child > 0) ::kill(static_cast<pid_t>(g_child), sig);
+}
+
+// Forwards SIGINT and SIGTERM to the child while it lives.
+class ForwardSignals {
+public:
+    explicit ForwardSignals(pid_t child) {
+        g_child = child;
+        struct sigaction sa {};
+        sa.sa_handler = forward_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGINT, &sa, &old_int_);
+        sigaction(SIGTERM, &sa, &old_term_);
+    }
+    ~ForwardSignals() {
+        sigaction(SIGINT, &old_int_, nullptr);
+        sigaction(SIGTERM, &old_term_, nullptr);
+        g_child = 0;
+    }
+    ForwardSignals(const ForwardSignals&) = delete;
+    ForwardSignals& operator=(const ForwardSignals&) = delete;
+
+private:
+    struct sigaction old_int_ {};
+    struct sigaction old_term_ {};
+};
+
 }  // namespace
 
 ChildOutcome run_isolated(const std::function<Status()>& work) {
@@ -47,6 +80,10 @@ ChildOutcome run_isolated(const std::function<Status()>& work) {
     }
     if (pid == 0) {
         ::close(fds[0]);
+        // A parent's forwarding handler must not run here; the work installs its own
+        // cancel-on-signal handling around the migration.
+        std::signal(SIGINT, SIG_DFL);
+        std::signal(SIGTERM, SIG_DFL);
         Status st = work();
         // "<exit code>\n<message>": the code carries the failure class.
         write_all(fds[1], fmt::format("{}\n{}", exit_code(st.code()), st.message()));
@@ -57,6 +94,7 @@ ChildOutcome run_isolated(const std::function<Status()>& work) {
         ::_exit(exit_code(st.code()));
     }
     ::close(fds[1]);
+    ForwardSignals forward(pid);
     std::string msg;
     char buf[4096];
     while (true) {
