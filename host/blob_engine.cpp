@@ -159,10 +159,32 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
 
     const std::string t = quote_ident(stats.table), c = quote_ident(stats.column);
     Stmt reader, writer;
+    // Going down, rows that this revision's up quarantined were never migrated: they are
+    // still in the old shape, and the down transform would reject them. They are skipped,
+    // and their quarantine entries go with the revision.
+    std::int64_t quarantined_up = 0;
+    if (dir == Direction::down && db.table_exists("migrator_quarantine")) {
+        Stmt q;
+        MIG_TRY(db.prepare("SELECT count(*) FROM migrator_quarantine WHERE revision = ?1 AND direction = 'up' "
+                           "AND \"table\" = ?2 AND \"column\" = ?3",
+                           q));
+        q.bind(1, std::string_view(opts.revision)).bind(2, std::string_view(stats.table)).bind(3, std::string_view(stats.column));
+        Status st;
+        if (q.step(st)) quarantined_up = q.int64(0);
+        MIG_TRY(st);
+    }
+    const std::string skip =
+        quarantined_up > 0 ? fmt::format(" AND {} NOT IN (SELECT row_key FROM migrator_quarantine WHERE "
+                                         "revision = ?2 AND direction = 'up' AND \"table\" = ?3 AND "
+                                         "\"column\" = ?4)",
+                                         key)
+                           : std::string();
     MIG_TRY(db.prepare(fmt::format("SELECT {2}, {1}, typeof({1}) = 'blob' FROM {0} WHERE {2} >= ?1 "
-                                   "AND {1} IS NOT NULL ORDER BY {2}",
-                                   t, c, key),
+                                   "AND {1} IS NOT NULL{3} ORDER BY {2}",
+                                   t, c, key, skip),
                        reader));
+    if (quarantined_up > 0)
+        reader.bind(2, std::string_view(opts.revision)).bind(3, std::string_view(stats.table)).bind(4, std::string_view(stats.column));
     MIG_TRY(db.prepare(fmt::format("UPDATE {} SET {} = ?1 WHERE {} = ?2", t, c, key), writer));
     const std::size_t limit = static_cast<std::size_t>(sqlite3_limit(db.get(), SQLITE_LIMIT_LENGTH, -1));
 
@@ -327,6 +349,15 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
                             "keep the failing ones as they are in migrator_quarantine",
                             where, stats.failed, scan_all ? "all" : "the first", stats.scanned,
                             e.rowid, first)};
+    }
+    if (quarantined_up > 0) {
+        Stmt del;
+        MIG_TRY(db.prepare("DELETE FROM migrator_quarantine WHERE revision = ?1 AND direction = 'up' AND "
+                           "\"table\" = ?2 AND \"column\" = ?3",
+                           del));
+        del.bind(1, std::string_view(opts.revision)).bind(2, std::string_view(stats.table)).bind(3, std::string_view(stats.column));
+        MIG_TRY(del.run());
+        spdlog::info("{}: {} row(s) quarantined by up were left as they are", where, quarantined_up);
     }
     if (stats.failed > 0)
         spdlog::warn("{}: {} row(s) failed and were quarantined, left as they were (see table "

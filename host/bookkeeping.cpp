@@ -62,6 +62,8 @@ Status read_state(Db& db, DbState& out) {
                            i));
         if (i.step(st)) out.last_incident = Incident{i.text(0), i.text(1), i.text(2), i.text(3), i.text(4), i.text(5), i.text(6)};
     }
+    MIG_TRY(st);
+    if (db.table_exists("migrator_quarantine")) MIG_TRY(db.query_int("SELECT count(*) FROM migrator_quarantine", out.quarantined));
     return st;
 }
 

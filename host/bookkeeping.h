@@ -46,6 +46,7 @@ struct DbState {
     std::string current;       // "" = base
     std::vector<AppliedRow> applied;
     std::optional<Incident> last_incident;
+    std::int64_t quarantined = 0;  // rows in migrator_quarantine: left unmigrated by a revision
 };
 
 Status read_state(Db& db, DbState& out);

@@ -143,6 +143,7 @@ void print_status(const GlobalOptions& g, const Chain& chain, const DbState& sta
         for (const auto* m : pending)
             j.begin_object().field("revision", m->revision).field("description", m->description).end_object();
         j.end_array();
+        j.field("quarantined_rows", state.quarantined);
         j.key("last_incident");
         if (const auto& i = state.last_incident) {
             j.begin_object()
@@ -164,6 +165,10 @@ void print_status(const GlobalOptions& g, const Chain& chain, const DbState& sta
     fmt::print("database: {}{}\n", g.db, db_exists ? "" : " (does not exist yet; `migrator up` creates it)");
     fmt::print("current:  {}\n", show(state.current));
     fmt::print("head:     {}\n", show(chain.head()));
+    if (state.quarantined > 0)
+        fmt::print("quarantine: {} row(s) a blob migration could not migrate, left as they were "
+                   "(table migrator_quarantine)\n",
+                   state.quarantined);
     if (const auto& i = state.last_incident)
         fmt::print("incident: {} reset after a {} failure at {} ({}); old data: {}\n", i->time,
                    i->failure_class, show(i->failing_revision), i->error, i->backup_path);

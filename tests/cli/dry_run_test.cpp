@@ -275,3 +275,34 @@ TEST_CASE("dry run: down rehearses the reverse steps and leaves the DB as it is"
     CHECK(contains(r.out, "not validated (a down migration"));
     CHECK(w.bytes() == before);
 }
+
+// Regression: down ran the down transform over rows that up had quarantined (never migrated),
+// which rejected them, so the revision could not be reverted without quarantining again; and
+// nothing but raw SQL told that rows had been left behind.
+TEST_CASE("quarantine: up leaves bad rows as they were, status counts them, down skips them") {
+    Workspace w(testing::reference_plugins());
+    populate_bad_blobs(w);
+    const auto original = Sqlite(w.db, SQLITE_OPEN_READONLY).rows("SELECT id, data FROM saved_agent_message WHERE id IN (7, 20, 33)");
+
+    auto up = w.run("--on-row-error quarantine up");
+    INFO(up.err);
+    REQUIRE(up.exit_code == 0);
+    CHECK(contains(up.out, "3 failed (3 quarantined, left as they were)"));
+    {
+        Sqlite s(w.db, SQLITE_OPEN_READONLY);
+        CHECK(s.rows("SELECT id, data FROM saved_agent_message WHERE id IN (7, 20, 33)") == original);
+        CHECK(s.rows("SELECT row_key, direction FROM migrator_quarantine ORDER BY row_key") ==
+              std::vector<std::vector<std::string>>{{"i:7", "t:up"}, {"i:20", "t:up"}, {"i:33", "t:up"}});
+    }
+    Json st(w.run("--json status").out);
+    CHECK(int64_t(st.root()["quarantined_rows"]) == 3);
+    CHECK(contains(w.run("status").out, "quarantine: 3 row(s)"));
+
+    auto down = w.run("down --to 0004_task_status_check");
+    INFO(down.err);
+    CHECK(down.exit_code == 0);
+    Sqlite s(w.db, SQLITE_OPEN_READONLY);
+    CHECK(s.rows("SELECT id, data FROM saved_agent_message WHERE id IN (7, 20, 33)") == original);
+    CHECK(s.integer("SELECT count(*) FROM migrator_quarantine") == 0);
+    CHECK(s.text("SELECT data FROM saved_agent_message WHERE id = 1") == "{\"role\":\"user\",\"content\":\"message 1\"}");
+}
