@@ -79,7 +79,12 @@ bool fsync_path(const std::string& path) {
     return ok;
 }
 
-std::string default_backup_dir(const std::string& db_path) { return db_path + ".backups"; }
+// Absolute: the path is recorded in the incident, which is read from other directories.
+std::string default_backup_dir(const std::string& db_path) {
+    std::error_code ec;
+    const auto abs = std::filesystem::absolute(db_path + ".backups", ec);
+    return ec ? db_path + ".backups" : abs.lexically_normal().string();
+}
 
 Status backup_verified(const std::string& db_path, const std::string& dir, const std::string& label,
                        BackupResult& out) {

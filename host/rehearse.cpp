@@ -417,6 +417,19 @@ Status cmd_rehearse(const GlobalOptions& g, Direction dir, const std::string& to
     RunReport report;
     const auto t_run = std::chrono::steady_clock::now();
     Status st = run_plan(snap, plan, opts, report);
+    // The copy is always writable; the real file may not be (the real run then exits 6 at
+    // its first write, after doing the work).
+    if (st && !plan.steps.empty()) {
+        const fs::path db_path = fs::absolute(g.db);
+        const bool file_ok = !ctx.db_exists || ::access(db_path.c_str(), W_OK) == 0;
+        const bool dir_ok = ::access(db_path.parent_path().c_str(), W_OK | X_OK) == 0;
+        if (!file_ok || !dir_ok)
+            st = {Code::db_error,
+                  fmt::format("the rehearsal succeeded, but the real run would fail: {} is not writable "
+                              "by this user (SQLite also needs to create its journal next to the file)",
+                              !file_ok ? fmt::format("the database file '{}'", g.db)
+                                       : fmt::format("the directory of '{}'", g.db))};
+    }
     const double run_ms = ms_since(t_run);
     double steps_ms = 0;
     for (const auto& s : report.steps) steps_ms += s.duration_ms;
@@ -498,8 +511,11 @@ Status cmd_rehearse(const GlobalOptions& g, Direction dir, const std::string& to
                          "above): the migration would succeed, but the app may not read them",
                          schema_invalid);
     } else {
-        fmt::print("result: the real run would FAIL at {} and roll back ({})\n",
-                   show(report.failed_revision), code_name(st.code()));
+        if (report.failed_revision.empty())
+            fmt::print("result: the real run would FAIL ({}): {}\n", code_name(st.code()), st.message());
+        else
+            fmt::print("result: the real run would FAIL at {} and roll back ({})\n",
+                       show(report.failed_revision), code_name(st.code()));
     }
     return st;
 }

@@ -116,6 +116,9 @@ void print_run(const GlobalOptions& g, const Plan& plan, const RunReport& r, con
     if (st) {
         fmt::print("database is at {} ({} revision(s) {})\n", show(r.reached), r.steps.size(),
                    plan.direction == Direction::up ? "applied" : "reverted");
+    } else if (r.failed_revision.empty()) {
+        // Nothing ran (busy, cancelled before the first revision, ...): no revision to blame.
+        fmt::print("FAILED before any revision ran ({}); database is at {}\n", code_name(st.code()), show(r.reached));
     } else {
         fmt::print("FAILED at {}; database is at {}\n", show(r.failed_revision), show(r.reached));
     }

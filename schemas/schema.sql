@@ -1,4 +1,5 @@
--- The reference app's schema at the head of its migration history (0004_task_status_check),
+-- The reference app's schema at the head of its migration history (0005_message_v2; the last
+-- schema change is 0004_task_status_check, 0005 only rewrites saved_agent_message.data),
 -- as a freshly created database would have it. CI checks that running every plugin from
 -- scratch yields exactly this schema.
 CREATE TABLE agent(

@@ -306,3 +306,42 @@ TEST_CASE("quarantine: up leaves bad rows as they were, status counts them, down
     CHECK(s.integer("SELECT count(*) FROM migrator_quarantine") == 0);
     CHECK(s.text("SELECT data FROM saved_agent_message WHERE id = 1") == "{\"role\":\"user\",\"content\":\"message 1\"}");
 }
+
+// Regression: the rehearsal ran on a writable copy and promised success; the real run on a
+// read-only file then exited 6 after doing the work.
+TEST_CASE("dry run: a DB file this user cannot write is reported as the real run's failure (6)") {
+    if (::geteuid() == 0) {
+        // root writes any file: drop to nobody, with everything it needs reachable.
+        if (std::system("setpriv --reuid=65534 --regid=65534 --clear-groups true >/dev/null 2>&1") != 0) {
+            WARN("cannot drop privileges with setpriv: case not covered");
+            return;
+        }
+    }
+    Workspace w(testing::reference_plugins());
+    populate_at_0002(w);
+    const fs::path dir = w.tmp / "ro";
+    fs::create_directories(dir);
+    const fs::path db = dir / "app.db";
+    fs::copy_file(w.db, db);
+    const fs::path bin = w.tmp / "migrator";
+    fs::copy_file(MIGRATOR_BIN, bin);  // reachable by nobody whatever the build tree's modes
+    ::chmod(w.tmp.path().c_str(), 0755);
+    ::chmod(bin.c_str(), 0755);
+    ::chmod(dir.c_str(), 0777);
+    ::chmod(db.c_str(), 0444);
+    const fs::path scratch = w.tmp / "scratch";
+    fs::create_directories(scratch);
+    ::chmod(scratch.c_str(), 0777);
+    for (const auto& e : fs::recursive_directory_iterator(w.plugins)) ::chmod(e.path().c_str(), 0755);
+    const std::string before = chaintest::digest(testing::read_file(db));
+    const std::string as_user = ::geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";
+    const std::string cmd = as_user + q(bin) + " --db " + q(db) + " --plugins " + q(w.plugins) +
+                            " up --dry-run --scratch " + q(scratch) + " >" + q(w.tmp / "out") + " 2>" + q(w.tmp / "err");
+    const int rc = std::system(cmd.c_str());
+    const std::string out = testing::read_file(w.tmp / "out"), err = testing::read_file(w.tmp / "err");
+    INFO(out << err);
+    CHECK(WEXITSTATUS(rc) == 6);
+    CHECK(contains(out, "result: the real run would FAIL (db_error)"));
+    CHECK(contains(err, "is not writable"));
+    CHECK(chaintest::digest(testing::read_file(db)) == before);
+}
