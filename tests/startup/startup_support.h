@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "chain_support.h"
 #include "test_support.h"
 
 namespace startup {
@@ -36,32 +37,9 @@ inline const char* const kBase = "s0001_base";
 inline const char* const kChange = "s0002_change";
 inline const char* const kHead = "s0003_tail";
 
-// Single-quotes `s` for /bin/sh.
-inline std::string q(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) {
-        if (c == '\'') out += "'\\''";
-        else out += c;
-    }
-    return out + "'";
-}
-inline std::string q(const fs::path& p) { return q(p.string()); }
-
-inline bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
-// A short, printable digest of bytes (size + FNV-1a 64), so "byte-identical" failures read well.
-inline std::string digest(const std::string& bytes) {
-    std::uint64_t h = 14695981039346656037ull;
-    for (unsigned char c : bytes) {
-        h ^= c;
-        h *= 1099511628211ull;
-    }
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%zu bytes, fnv1a64 %016llx", bytes.size(), static_cast<unsigned long long>(h));
-    return buf;
-}
+using chaintest::contains;
+using chaintest::digest;
+using chaintest::q;
 inline std::string file_digest(const fs::path& p) { return digest(testing::read_file(p)); }
 
 inline unsigned mode_of(const fs::path& p) {
@@ -86,78 +64,8 @@ inline void no_core_dumps() {
     ::setrlimit(RLIMIT_CORE, &rl);
 }
 
-// A raw SQLite connection for the test's own reads and writes.
-class Sqlite {
-public:
-    explicit Sqlite(const fs::path& p, int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) {
-        sqlite3* raw = nullptr;
-        int rc = sqlite3_open_v2(p.c_str(), &raw, flags, nullptr);
-        db_.reset(raw);
-        if (rc != SQLITE_OK)
-            throw std::runtime_error("cannot open " + p.string() + ": " + sqlite3_errstr(rc));
-        sqlite3_busy_timeout(raw, 5000);
-        sqlite3_extended_result_codes(raw, 1);
-    }
-    sqlite3* get() const { return db_.get(); }
-
-    void exec(const std::string& sql) {
-        char* err = nullptr;
-        int rc = sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &err);
-        if (rc != SQLITE_OK) {
-            std::string msg = err ? err : sqlite3_errstr(rc);
-            sqlite3_free(err);
-            throw std::runtime_error(msg + " (while running: " + sql + ")");
-        }
-    }
-
-    // All rows of a query, each cell tagged with its storage class: "i:1", "t:x", "null", ...
-    Rows rows(const std::string& sql) {
-        sqlite3_stmt* raw = nullptr;
-        int rc = sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &raw, nullptr);
-        std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> s(raw, sqlite3_finalize);
-        if (rc != SQLITE_OK)
-            throw std::runtime_error(std::string(sqlite3_errmsg(db_.get())) + " (preparing: " + sql + ")");
-        Rows out;
-        while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-            std::vector<std::string> row;
-            for (int c = 0; c < sqlite3_column_count(s.get()); ++c) {
-                switch (sqlite3_column_type(s.get(), c)) {
-                    case SQLITE_INTEGER: row.push_back("i:" + std::to_string(sqlite3_column_int64(s.get(), c))); break;
-                    case SQLITE_FLOAT: row.push_back("r:" + std::to_string(sqlite3_column_double(s.get(), c))); break;
-                    case SQLITE_TEXT: {
-                        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s.get(), c));
-                        row.push_back("t:" + std::string(p, static_cast<size_t>(sqlite3_column_bytes(s.get(), c))));
-                        break;
-                    }
-                    case SQLITE_BLOB: row.push_back("b:" + std::to_string(sqlite3_column_bytes(s.get(), c)) + " bytes"); break;
-                    default: row.emplace_back("null"); break;
-                }
-            }
-            out.push_back(std::move(row));
-        }
-        if (rc != SQLITE_DONE)
-            throw std::runtime_error(std::string(sqlite3_errmsg(db_.get())) + " (running: " + sql + ")");
-        return out;
-    }
-    // First column of the first row as text ("" for no row or NULL).
-    std::string text(const std::string& sql) {
-        auto r = rows(sql);
-        if (r.empty() || r[0].empty() || r[0][0] == "null") return "";
-        return r[0][0].substr(r[0][0].find(':') + 1);
-    }
-    std::int64_t integer(const std::string& sql) {
-        auto r = rows(sql);
-        if (r.empty() || r[0].empty() || r[0][0].rfind("i:", 0) != 0)
-            throw std::runtime_error("no integer from: " + sql);
-        return std::stoll(r[0][0].substr(2));
-    }
-    bool has_table(const std::string& name) {
-        return integer("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '" + name + "'") == 1;
-    }
-
-private:
-    std::unique_ptr<sqlite3, int (*)(sqlite3*)> db_{nullptr, sqlite3_close_v2};
-};
+// The test's own SQLite connection: the chain suite's (cells tagged with their storage class).
+using Sqlite = chaintest::Sqlite;
 
 // The revision recorded in a DB file ("" = base or no bookkeeping).
 inline std::string recorded_revision(const fs::path& db) {
