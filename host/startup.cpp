@@ -159,7 +159,8 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
     }
 
     BackupResult backup;
-    Status st = cls == FailureClass::corrupt ? backup_raw(g.db, dir, from, backup)
+    // A file SQLite cannot read has no known revision: its copy must not be labelled "base".
+    Status st = cls == FailureClass::corrupt ? backup_raw(g.db, dir, from.empty() ? "unreadable" : from, backup)
                                              : backup_verified(g.db, dir, from, backup);
     if (!st) {
         remove_tmp();
