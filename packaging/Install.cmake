@@ -82,3 +82,17 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/schemas/frozen"
     DESTINATION "${MIGRATOR_INSTALL_REFERENCE_APP_DIR}/schemas"
     COMPONENT reference_app
     FILES_MATCHING PATTERN "*.json")
+
+# migrator(1), generated from the binary's own --help texts (packaging/make-man.sh), when
+# help2man is there (scripts/install-deps.sh installs it).
+find_program(MIGRATOR_HELP2MAN help2man)
+if(MIGRATOR_HELP2MAN)
+    set(_man "${CMAKE_BINARY_DIR}/man/migrator.1")
+    add_custom_command(OUTPUT "${_man}"
+        COMMAND bash "${PROJECT_SOURCE_DIR}/packaging/make-man.sh" "$<TARGET_FILE:migrator>" "${_man}"
+        DEPENDS migrator "${PROJECT_SOURCE_DIR}/packaging/make-man.sh"
+        COMMENT "Generating the migrator(1) man page"
+        VERBATIM)
+    add_custom_target(man ALL DEPENDS "${_man}")
+    install(FILES "${_man}" DESTINATION "${CMAKE_INSTALL_MANDIR}/man1" COMPONENT host)
+endif()
