@@ -9,7 +9,8 @@ bin="$1"; out="$2"
 mkdir -p "$(dirname "$out")"
 inc="$(mktemp)"
 trap 'rm -f "$inc"' EXIT
-subs="$("$bin" --help | awk '/^Subcommands:/ {on = 1; next} on && /^  [a-z]/ {print $1} on && /^$/ {exit}')"
+help="$("$bin" --help)"
+subs="$(awk '/^Subcommands:/ {on = 1; next} on && /^  [a-z]/ {print $1} on && /^$/ {exit}' <<<"$help")"
 [ -n "$subs" ] || { echo "make-man.sh: no subcommands found in '$bin --help'" >&2; exit 1; }
 {
     echo "[SUBCOMMANDS]"
@@ -17,7 +18,9 @@ subs="$("$bin" --help | awk '/^Subcommands:/ {on = 1; next} on && /^  [a-z]/ {pr
         echo ".SS $s"
         echo ".nf"
         # The subcommand's usage and options, without the exit-code footer shown above.
-        "$bin" "$s" --help | awk '/^Exit codes:/ {exit} {print}' | sed "s|$bin|migrator|g" |
+        # Captured first: awk stops reading early, which would be SIGPIPE under pipefail.
+        sub_help="$("$bin" "$s" --help)"
+        awk '/^Exit codes:/ {exit} {print}' <<<"$sub_help" | sed "s|$bin|migrator|g" |
             sed 's/\\/\\\\/g; s/^\./\\\&./'
         echo ".fi"
     done

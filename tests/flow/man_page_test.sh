@@ -4,12 +4,14 @@
 set -euo pipefail
 bin="$1"; page="$2"
 [ -s "$page" ] || { echo "FAIL: no man page at $page"; exit 1; }
-subs="$("$bin" --help | awk '/^Subcommands:/ {on = 1; next} on && /^  [a-z]/ {print $1} on && /^$/ {exit}')"
+# Captured once: `cmd | grep -q` under pipefail fails when grep exits first (SIGPIPE).
+help="$("$bin" --help)"
+subs="$(awk '/^Subcommands:/ {on = 1; next} on && /^  [a-z]/ {print $1} on && /^$/ {exit}' <<<"$help")"
 for s in $subs; do
     grep -q "^\.SS $s\$" "$page" || { echo "FAIL: subcommand '$s' missing from $page"; exit 1; }
 done
 for code in 0 1 2 3 4 5 6 7 8 9 130; do
-    "$bin" --help | grep -qE "^  $code +" || { echo "FAIL: exit code $code missing from --help"; exit 1; }
+    grep -qE "^  $code +" <<<"$help" || { echo "FAIL: exit code $code missing from --help"; exit 1; }
 done
 grep -qF -- 'on\-row\-error' "$page" || { echo "FAIL: global options missing"; exit 1; }
 echo "ok: $(wc -w <<<"$subs") subcommands and all exit codes documented"
