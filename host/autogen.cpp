@@ -23,11 +23,6 @@ namespace migrator {
 namespace fs = std::filesystem;
 namespace {
 
-std::string qi(const std::string& name) {  // quoted identifier
-    std::string q = "\"";
-    for (char c : name) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
-}
 std::string ql(const std::string& s) {  // string literal
     std::string q = "'";
     for (char c : s) q += c == '\'' ? std::string("''") : std::string(1, c);
@@ -84,7 +79,7 @@ Status load_snap(const std::string& ddl, const std::string& what, Snap& out) {
 std::string with_vtab_name(const std::string& create_sql, const std::string& name) {
     static const std::regex re(R"(^(\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?)([\s\S]*?)(\s+USING\b))",
                                std::regex::icase);
-    return std::regex_replace(create_sql, re, "$1" + qi(name) + "$3", std::regex_constants::format_first_only);
+    return std::regex_replace(create_sql, re, "$1" + quote_ident(name) + "$3", std::regex_constants::format_first_only);
 }
 
 // Reads the whole schema of a DB as DDL, in creation order.
@@ -125,7 +120,7 @@ std::string with_table_name(const std::string& create_sql, const std::string& na
     } else {
         while (start > 0 && !std::isspace(static_cast<unsigned char>(create_sql[start - 1]))) --start;
     }
-    return create_sql.substr(0, start) + qi(name) + " " + create_sql.substr(open);
+    return create_sql.substr(0, start) + quote_ident(name) + " " + create_sql.substr(open);
 }
 
 // The top-level definitions of a CREATE TABLE body ("id INTEGER PRIMARY KEY", "UNIQUE(a)").
@@ -200,7 +195,7 @@ std::string column_definition(const std::string& create_sql, const std::string& 
         };
         if (lower(first) == lower(col)) return p;
     }
-    return qi(col);
+    return quote_ident(col);
 }
 
 bool mentions(const std::string& normalized_sql, const std::string& name) {
@@ -330,7 +325,7 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
             return {Code::usage, fmt::format("--rename {}:{}: the old schema has no table '{}'", from, to, from)};
         if (!b.model.tables.count(to))
             return {Code::usage, fmt::format("--rename {}:{}: the new schema has no table '{}'", from, to, to)};
-        out.push_back(fmt::format("ALTER TABLE {} RENAME TO {};", qi(from), qi(to)));
+        out.push_back(fmt::format("ALTER TABLE {} RENAME TO {};", quote_ident(from), quote_ident(to)));
         // Only the table list is kept up to date here, for the checks of the hints that
         // follow; the whole old schema is read again with the renames applied below.
         TableModel t = it->second;
@@ -357,7 +352,7 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
                 found = true;
             }
         if (!found) return {Code::usage, fmt::format("--rename {}:{}: table '{}' has no column '{}'", dotted, to, table, from)};
-        out.push_back(fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {};", qi(table), qi(from), qi(to)));
+        out.push_back(fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {};", quote_ident(table), quote_ident(from), quote_ident(to)));
     }
     // Fix: the old schema as the renames leave it, read back from SQLite, which rewrote every
     // reference (other tables' REFERENCES, index keys, UNIQUE constraints, views, triggers).
@@ -466,11 +461,11 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
     for (const auto& [n, s] : a.model.triggers) {
         auto o = a.objs.find(n);
         if (must_drop(n, s, b.model.triggers) || (o != a.objs.end() && drop_views.count(o->second.table))) {
-            out.push_back(fmt::format("DROP TRIGGER {};", qi(n)));
+            out.push_back(fmt::format("DROP TRIGGER {};", quote_ident(n)));
             drop_triggers.insert(n);
         }
     }
-    for (const auto& n : drop_views) out.push_back(fmt::format("DROP VIEW {};", qi(n)));
+    for (const auto& n : drop_views) out.push_back(fmt::format("DROP VIEW {};", quote_ident(n)));
     // Indexes made with CREATE INDEX that disappear or change (those of rebuilt or dropped
     // tables go with their table).
     std::set<std::string> dropped_idx;
@@ -478,7 +473,7 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
         if (ix.origin != "c" || rebuild.count(ix.table) || std::count(dropped.begin(), dropped.end(), ix.table)) continue;
         auto it = b.model.indexes.find(k);
         if (it == b.model.indexes.end() || !(it->second == ix)) {
-            out.push_back(fmt::format("DROP INDEX {};", qi(ix.name)));
+            out.push_back(fmt::format("DROP INDEX {};", quote_ident(ix.name)));
             dropped_idx.insert(k);
         }
     }
@@ -489,7 +484,7 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
     for (const auto* o : border)
         if (o->type == "table" && std::count(added.begin(), added.end(), o->name)) out.push_back(o->sql + ";");
     for (const auto& [n, defs] : add_columns)
-        for (const auto& d : defs) out.push_back(fmt::format("ALTER TABLE {} ADD COLUMN {};", qi(n), d));
+        for (const auto& d : defs) out.push_back(fmt::format("ALTER TABLE {} ADD COLUMN {};", quote_ident(n), d));
     // The 12-step rebuild (https://www.sqlite.org/lang_altertable.html#otheralter).
     for (const auto& n : rebuild) {
         const TableModel& ta = a.model.tables.at(n);
@@ -500,12 +495,12 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
         for (const auto& c : tb.columns) {
             if (c.hidden != 0) continue;  // generated columns are computed, never copied
             if (std::any_of(ta.columns.begin(), ta.columns.end(), [&](const ColumnModel& x) { return x.name == c.name && x.hidden == 0; }))
-                cols.push_back(qi(c.name));
+                cols.push_back(quote_ident(c.name));
         }
         std::string col_list = fmt::format("{}", fmt::join(cols, ", "));
         const bool keep_rowid = !ta.without_rowid && !tb.without_rowid && !is_ipk(tb);
         if (keep_rowid) col_list = "rowid" + std::string(cols.empty() ? "" : ", ") + col_list;
-        out.push_back(fmt::format("INSERT INTO {0}({1}) SELECT {1} FROM {2};", qi(tmp), col_list, qi(n)));
+        out.push_back(fmt::format("INSERT INTO {0}({1}) SELECT {1} FROM {2};", quote_ident(tmp), col_list, quote_ident(n)));
         const bool autoinc_a = std::any_of(ta.columns.begin(), ta.columns.end(), [](const ColumnModel& c) { return c.autoincrement; });
         const bool autoinc_b = std::any_of(tb.columns.begin(), tb.columns.end(), [](const ColumnModel& c) { return c.autoincrement; });
         if (autoinc_a && autoinc_b) {
@@ -513,12 +508,12 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
             out.push_back(fmt::format("INSERT INTO sqlite_sequence(name, seq) SELECT {}, seq FROM sqlite_sequence WHERE name = {};",
                                       ql(tmp), ql(n)));
         }
-        out.push_back(fmt::format("DROP TABLE {};", qi(n)));
+        out.push_back(fmt::format("DROP TABLE {};", quote_ident(n)));
         out.push_back("PRAGMA legacy_alter_table = ON;");
-        out.push_back(fmt::format("ALTER TABLE {} RENAME TO {};", qi(tmp), qi(n)));
+        out.push_back(fmt::format("ALTER TABLE {} RENAME TO {};", quote_ident(tmp), quote_ident(n)));
         out.push_back("PRAGMA legacy_alter_table = OFF;");
     }
-    for (const auto& n : dropped) out.push_back(fmt::format("DROP TABLE {};", qi(n)));
+    for (const auto& n : dropped) out.push_back(fmt::format("DROP TABLE {};", quote_ident(n)));
     // Fix: virtual tables are recreated once the ordinary tables have their new shape (they
     // were recreated before ADD COLUMN and the rebuilds, so an external-content FTS table's
     // 'rebuild' read its content table's old columns: "no such column").
@@ -540,7 +535,7 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
         std::vector<std::string> common;
         if (!has_content && !old_contentless && a.model.tables.at(n).is_virtual && b.model.tables.at(n).is_virtual)
             for (const auto& c : a.vtab_columns[n])
-                if (std::count(b.vtab_columns[n].begin(), b.vtab_columns[n].end(), c)) common.push_back(qi(c));
+                if (std::count(b.vtab_columns[n].begin(), b.vtab_columns[n].end(), c)) common.push_back(quote_ident(c));
         if (!common.empty()) {
             const std::string tmp = n + "__migrator_new";
             std::string cols = fmt::format("{}", fmt::join(common, ", "));
@@ -548,17 +543,17 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
             for (auto& ch : module) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
             if (module.rfind("fts", 0) == 0) cols = "rowid, " + cols;
             out.push_back(with_vtab_name(vsql, tmp) + ";");
-            out.push_back(fmt::format("INSERT INTO {0}({1}) SELECT {1} FROM {2};", qi(tmp), cols, qi(n)));
-            out.push_back(fmt::format("DROP TABLE {};", qi(n)));
+            out.push_back(fmt::format("INSERT INTO {0}({1}) SELECT {1} FROM {2};", quote_ident(tmp), cols, quote_ident(n)));
+            out.push_back(fmt::format("DROP TABLE {};", quote_ident(n)));
             out.push_back("PRAGMA legacy_alter_table = ON;");
-            out.push_back(fmt::format("ALTER TABLE {} RENAME TO {};", qi(tmp), qi(n)));
+            out.push_back(fmt::format("ALTER TABLE {} RENAME TO {};", quote_ident(tmp), quote_ident(n)));
             out.push_back("PRAGMA legacy_alter_table = OFF;");
             continue;
         }
-        out.push_back(fmt::format("DROP TABLE {};", qi(n)));
+        out.push_back(fmt::format("DROP TABLE {};", quote_ident(n)));
         out.push_back(vsql + ";");
         if (has_content && cm[1] != "''" && cm[1] != "\"\"")
-            out.push_back(fmt::format("INSERT INTO {0}({0}) VALUES ('rebuild');", qi(n)));
+            out.push_back(fmt::format("INSERT INTO {0}({0}) VALUES ('rebuild');", quote_ident(n)));
     }
     // Indexes, then views and triggers, of the new schema that are new or were dropped above.
     for (const auto* o : border) {
@@ -597,13 +592,6 @@ std::string next_revision_id(const Chain& chain, const std::string& name) {
     return fmt::format("{:0{}}_{}", n, width, name);
 }
 
-std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 std::string indent_sql(const std::string& sql) { return sql.empty() ? std::string("-- no schema change\n") : sql; }
 
 }  // namespace
@@ -616,22 +604,14 @@ Status cmd_new(const GlobalOptions& g, const NewMigrationOptions& o) {
     MIG_TRY(load_chain(g, chain));
     std::ifstream probe(o.schema_file);
     if (!probe) return {Code::usage, fmt::format("cannot read schema file '{}'", o.schema_file)};
-    const std::string target_ddl = read_text(o.schema_file);
+    const std::string target_ddl = read_text_file(o.schema_file);
 
     // The head schema: every plugin run from scratch.
     Db head;
     MIG_TRY(Db::open(":memory:", Db::Mode::create, g.busy_timeout_ms, head));
     Plan plan;
     MIG_TRY(plan_up(chain, "", chain.head(), plan));
-    RunReport report;
-    {
-        // The chain's own progress lines are noise here.
-        const auto level = spdlog::get_level();
-        spdlog::set_level(std::max(level, spdlog::level::warn));
-        Status st = run_plan(head, plan, RunOptions{}, report);
-        spdlog::set_level(level);
-        MIG_TRY(st.with_context("running every plugin from scratch failed: "));
-    }
+    MIG_TRY(run_plan_quietly(head, plan, RunOptions{}).with_context("running every plugin from scratch failed: "));
     std::string head_ddl;
     MIG_TRY(dump_ddl(head, head_ddl));
 
@@ -743,7 +723,7 @@ Status cmd_new(const GlobalOptions& g, const NewMigrationOptions& o) {
         if (ec) return {Code::db_error, fmt::format("cannot update frozen schema '{}': {}", to, ec.message())};
     }
     if (!o.cmake_file.empty()) {
-        std::string cm = read_text(o.cmake_file);
+        std::string cm = read_text_file(o.cmake_file);
         const size_t set = cm.find("set(_revisions");
         const size_t close = set == std::string::npos ? std::string::npos : cm.find(')', set);
         if (close == std::string::npos)

@@ -90,15 +90,6 @@ void transform_rows(Batch& b, std::atomic<std::size_t>& next, mig_blob_fn fn, st
 
 }  // namespace
 
-std::string quote_ident(const std::string& name) {
-    std::string q = "\"";
-    for (char c : name) {
-        if (c == '"') q += '"';
-        q += c;
-    }
-    q += '"';
-    return q;
-}
 
 Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction dir,
                           const BlobOptions& opts, const std::atomic<bool>& cancel,

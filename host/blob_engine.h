@@ -71,7 +71,5 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
                           const BlobOptions& opts, const std::atomic<bool>& cancel,
                           BlobStats& stats);
 
-// Double-quotes an SQL identifier.
-std::string quote_ident(const std::string& name);
 
 }  // namespace migrator

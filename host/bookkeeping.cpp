@@ -53,7 +53,11 @@ Status read_state(Db& db, DbState& out) {
     MIG_TRY(db.prepare("SELECT revision, checksum, applied_at FROM migrator_applied ORDER BY applied_at, rowid", s));
     Status st;
     while (s.step(st)) out.applied.push_back({s.text(0), s.text(1), s.text(2)});
-    MIG_TRY(st);
+    return st;
+}
+
+Status read_status_extras(Db& db, DbState& out) {
+    Status st;
     if (db.table_exists("migrator_incident")) {
         Stmt i;
         MIG_TRY(db.prepare("SELECT time, failure_class, coalesce(failing_revision, ''), error, backup_path, "

@@ -45,11 +45,14 @@ struct DbState {
     bool initialized = false;  // bookkeeping tables exist
     std::string current;       // "" = base
     std::vector<AppliedRow> applied;
-    std::optional<Incident> last_incident;
-    std::int64_t quarantined = 0;  // rows in migrator_quarantine: left unmigrated by a revision
+    std::optional<Incident> last_incident;  // read_status_extras only
+    std::int64_t quarantined = 0;  // read_status_extras only: rows left unmigrated
 };
 
+// What every command needs: the current revision and the applied revisions.
 Status read_state(Db& db, DbState& out);
+// What only `status` shows (last_incident, quarantined): kept off the start-up path.
+Status read_status_extras(Db& db, DbState& out);
 Status read_history(Db& db, std::vector<HistoryRow>& out);
 // Creates the tables if missing. Must run inside the write transaction.
 Status ensure_bookkeeping(Db& db);

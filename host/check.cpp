@@ -20,25 +20,9 @@ namespace migrator {
 namespace fs = std::filesystem;
 namespace {
 
-std::string qi(const std::string& name) {
-    std::string q = "\"";
-    for (char c : name) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
-}
-
 std::string upper(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return s;
-}
-
-// Runs `plan` with the chain's own info lines silenced: check prints its own summary.
-Status run_quietly(Db& db, const Plan& plan, RunOptions opts) {
-    const auto level = spdlog::get_level();
-    spdlog::set_level(std::max(level, spdlog::level::warn));
-    RunReport report;
-    Status st = run_plan(db, plan, opts, report);
-    spdlog::set_level(level);
-    return st;
 }
 
 // A value for column `c` of generated row `i`, by SQLite's type affinity rules.
@@ -106,17 +90,17 @@ Status populate(Db& db, const SchemaModel& m, const std::set<std::string>& json_
                         const std::string to = f->second->to.empty() || f->second->to[0].empty() ? "rowid" : f->second->to[0];
                         v = fmt::format("(SELECT {0} FROM {1} ORDER BY rowid LIMIT 1 OFFSET ({2} - 1) % "
                                         "max(1, (SELECT count(*) FROM {1})))",
-                                        qi(to), qi(f->second->table), i);
+                                        quote_ident(to), quote_ident(f->second->table), i);
                     } else if (variant == 0 && c.has_default && !c.pk) {
                         continue;  // its DEFAULT, which the constraints are more likely to accept
                     } else {
                         v = typed_value(c, i);
                     }
-                    cols.push_back(qi(c.name));
+                    cols.push_back(quote_ident(c.name));
                     vals.push_back(v);
                 }
-                const std::string sql = cols.empty() ? fmt::format("INSERT INTO {} DEFAULT VALUES", qi(name))
-                                                     : fmt::format("INSERT INTO {}({}) VALUES ({})", qi(name),
+                const std::string sql = cols.empty() ? fmt::format("INSERT INTO {} DEFAULT VALUES", quote_ident(name))
+                                                     : fmt::format("INSERT INTO {}({}) VALUES ({})", quote_ident(name),
                                                                    fmt::join(cols, ", "), fmt::join(vals, ", "));
                 Status st = db.exec(sql);
                 ok = st.is_ok();
@@ -128,13 +112,6 @@ Status populate(Db& db, const SchemaModel& m, const std::set<std::string>& json_
             notes.push_back(fmt::format("no rows could be generated for table '{}' ({}); add a fixture", name, last_error));
     }
     return Status::ok();
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
 }
 
 // Coded warnings for what a revision does to existing data.
@@ -193,7 +170,7 @@ Status cmd_check(const GlobalOptions& g, const CheckOptions& o) {
     Chain chain;
     MIG_TRY(load_chain(g, chain));
     if (!std::ifstream(o.schema_file)) return {Code::usage, fmt::format("cannot read schema file '{}'", o.schema_file)};
-    const std::string ddl = read_text(o.schema_file);
+    const std::string ddl = read_text_file(o.schema_file);
 
     SchemaModel expected;
     {
@@ -232,7 +209,7 @@ Status cmd_check(const GlobalOptions& g, const CheckOptions& o) {
             lint(m.revision, before, after, warnings);
             return Status::ok();
         };
-        MIG_TRY(run_quietly(migrated, plan, opts).with_context("running every plugin from scratch failed: "));
+        MIG_TRY(run_plan_quietly(migrated, plan, opts).with_context("running every plugin from scratch failed: "));
         MIG_TRY(compare(migrated, "every migration from scratch"));
     }
 
@@ -249,12 +226,12 @@ Status cmd_check(const GlobalOptions& g, const CheckOptions& o) {
             MIG_TRY(Db::open(":memory:", Db::Mode::create, g.busy_timeout_ms, db));
             Plan to_k, to_head;
             MIG_TRY(plan_up(chain, "", rev, to_k));
-            MIG_TRY(run_quietly(db, to_k, RunOptions{}).with_context(fmt::format("building a DB at {} failed: ", rev)));
+            MIG_TRY(run_plan_quietly(db, to_k, RunOptions{}).with_context(fmt::format("building a DB at {} failed: ", rev)));
             const std::string fixture = o.fixtures_dir.empty() ? std::string()
                                                                : (fs::path(o.fixtures_dir) / (rev + ".sql")).string();
             std::error_code ec;
             if (!fixture.empty() && fs::exists(fixture, ec)) {
-                MIG_TRY(db.exec(read_text(fixture)).with_context(fmt::format("fixture '{}' failed: ", fixture)));
+                MIG_TRY(db.exec(read_text_file(fixture)).with_context(fmt::format("fixture '{}' failed: ", fixture)));
             } else {
                 SchemaModel m;
                 MIG_TRY(read_schema(db, m));
@@ -263,7 +240,7 @@ Status cmd_check(const GlobalOptions& g, const CheckOptions& o) {
                 for (auto& x : n) notes.push_back(rev + ": " + x);
             }
             MIG_TRY(plan_up(chain, rev, chain.head(), to_head));
-            MIG_TRY(run_quietly(db, to_head, RunOptions{})
+            MIG_TRY(run_plan_quietly(db, to_head, RunOptions{})
                         .with_context(fmt::format("migrating a populated DB from {} to head failed (a change "
                                                   "that only fails with rows in the tables): ",
                                                   rev)));

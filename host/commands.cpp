@@ -26,6 +26,22 @@
 #include "schema_model.h"
 
 namespace migrator {
+Status run_plan_quietly(Db& db, const Plan& plan, const RunOptions& opts) {
+    const auto level = spdlog::get_level();
+    spdlog::set_level(std::max(level, spdlog::level::warn));
+    RunReport report;
+    Status st = run_plan(db, plan, opts, report);
+    spdlog::set_level(level);
+    return st;
+}
+
+std::string read_text_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
 Status load_chain(const GlobalOptions& g, Chain& chain) {
     if (g.plugins.empty())
         return {Code::usage, "no plugin directory: pass --plugins DIR or set MIGRATOR_PLUGINS"};
@@ -189,6 +205,7 @@ Status cmd_status(const GlobalOptions& g) {
     Status st = open_context(g, Db::Mode::read_only, ctx);
     // A DB newer than the app is a state worth showing, not an error of `status` itself.
     if (!st && st.code() != Code::db_newer_than_app) return st;
+    if (ctx.db_exists) MIG_TRY(read_status_extras(ctx.db, ctx.state));
     print_status(g, ctx.chain, ctx.state, ctx.db_exists, st);
     return Status::ok();
 }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "bookkeeping.h"
+#include "chain.h"
 #include "db.h"
 #include "plan.h"
 #include "status.h"
@@ -40,6 +41,13 @@ std::string resolve_rev(const std::string& r);
 Status open_db(const GlobalOptions& g, Db::Mode mode, Context& ctx);
 // load_chain + open_db.
 Status open_context(const GlobalOptions& g, Db::Mode mode, Context& ctx);
+
+// run_plan with the chain's info lines silenced: for commands that run a plan as a means
+// (check, new) and print their own summary.
+Status run_plan_quietly(Db& db, const Plan& plan, const RunOptions& opts);
+// The whole content of a text file ("" when it cannot be read: check with a stream first
+// where that matters).
+std::string read_text_file(const std::string& path);
 
 // Discovers --plugins and orders them into a validated chain.
 Status load_chain(const GlobalOptions& g, Chain& chain);

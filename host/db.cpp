@@ -150,4 +150,14 @@ bool Db::table_exists(const std::string& name) {
     return s.step(st);
 }
 
+std::string quote_ident(const std::string& name) {
+    std::string q = "\"";
+    for (char c : name) {
+        if (c == '"') q += '"';
+        q += c;
+    }
+    q += '"';
+    return q;
+}
+
 }  // namespace migrator

@@ -78,6 +78,9 @@ private:
     std::string path_;
 };
 
+// Double-quotes an SQL identifier (table, column, index names in generated SQL).
+std::string quote_ident(const std::string& name);
+
 // Classifies an SQLite result code for errors raised while running migrations: environment
 // problems (busy, read-only, I/O, full, corrupt) keep their class, everything else is a
 // migration failure.

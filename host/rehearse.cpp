@@ -54,11 +54,8 @@ Status table_counts(Db& db, std::map<std::string, std::int64_t>& out) {
     MIG_TRY(st);
     for (const auto& n : names) {
         std::int64_t c = 0;
-        std::string quoted = "\"";
-        for (char ch : n) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-        quoted += '"';
         // A virtual table whose module is missing cannot be counted: leave it out.
-        if (db.query_int("SELECT count(*) FROM " + quoted, c)) out[n] = c;
+        if (db.query_int("SELECT count(*) FROM " + quote_ident(n), c)) out[n] = c;
     }
     return Status::ok();
 }

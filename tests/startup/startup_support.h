@@ -67,12 +67,7 @@ inline void no_core_dumps() {
 // The test's own SQLite connection: the chain suite's (cells tagged with their storage class).
 using Sqlite = chaintest::Sqlite;
 
-// The revision recorded in a DB file ("" = base or no bookkeeping).
-inline std::string recorded_revision(const fs::path& db) {
-    Sqlite s(db, SQLITE_OPEN_READONLY);
-    if (!s.has_table("migrator_version")) return "";
-    return s.text("SELECT revision FROM migrator_version WHERE id = 1");
-}
+using chaintest::recorded_revision;
 
 // The app's rows in `item`, in id order.
 inline Rows item_rows(const fs::path& db) {
