@@ -70,12 +70,6 @@ Status open_db(const GlobalOptions& g, Db::Mode mode, Context& ctx) {
         ctx.db_exists = false;
         return Status::ok();
     }
-    // A hot journal (a writer died mid-transaction) must be rolled back before the file can be
-    // read at all; a read-only connection cannot (SQLITE_READONLY_ROLLBACK), a read-write one
-    // does it on its first read, restoring the last committed state. Nothing else is written.
-    struct stat journal {};
-    if (mode == Db::Mode::read_only && ::stat((g.db + "-journal").c_str(), &journal) == 0 && journal.st_size > 0)
-        mode = Db::Mode::read_write;
     MIG_TRY(Db::open(g.db, mode, g.busy_timeout_ms, ctx.db));
     MIG_TRY(read_state(ctx.db, ctx.state));
     if (ctx.chain.position(ctx.state.current) < 0) return db_newer_than_app(ctx.chain, ctx.state.current);

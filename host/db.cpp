@@ -1,5 +1,7 @@
 #include "db.h"
 
+#include <sys/stat.h>
+
 #include <fmt/format.h>
 
 namespace migrator {
@@ -65,6 +67,14 @@ std::string Stmt::text(int col) const {
 }
 
 Status Db::open(const std::string& path, Mode mode, int busy_ms, Db& out) {
+    // A hot journal (a writer died mid-transaction) must be rolled back before the file can be
+    // read at all. A read-only connection cannot (SQLITE_READONLY_ROLLBACK: every reader fails
+    // until some writer comes); a read-write one does it on its first read below, restoring the
+    // last committed state and writing nothing else. A write-protected file still opens
+    // read-only.
+    struct stat journal {};
+    if (mode == Mode::read_only && ::stat((path + "-journal").c_str(), &journal) == 0 && journal.st_size > 0)
+        mode = Mode::read_write;
     int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
     switch (mode) {
         case Mode::read_only: flags |= SQLITE_OPEN_READONLY; break;

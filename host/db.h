@@ -55,7 +55,8 @@ public:
     enum class Mode { read_only, read_write, create };
 
     // Opens `path`. Fails with db_error when missing (unless create), unreadable, or not a
-    // database; sets a busy timeout of busy_ms.
+    // database; sets a busy timeout of busy_ms. read_only opens read-write when a hot journal
+    // must be rolled back first (see db.cpp).
     static Status open(const std::string& path, Mode mode, int busy_ms, Db& out);
 
     Status exec(const std::string& sql);

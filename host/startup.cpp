@@ -84,8 +84,8 @@ FailureClass classify(const ChildOutcome& o, const std::string& db_path) {
 void roll_back_hot_journal(const GlobalOptions& g) {
     std::error_code ec;
     if (!fs::exists(g.db + "-journal", ec)) return;  // no journal, nothing to roll back
-    Db db;
-    if (Status st = Db::open(g.db, Db::Mode::read_write, g.busy_timeout_ms, db); !st)
+    Db db;  // Db::open rolls a hot journal back
+    if (Status st = Db::open(g.db, Db::Mode::read_only, g.busy_timeout_ms, db); !st)
         spdlog::warn("could not roll back the failed migration's journal: {}", st.message());
 }
 
@@ -252,16 +252,14 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
     Chain chain;
     if (Status st = load_chain(g, chain); !st) return finish(st);  // plugin set: never reset
 
-    // Look at the database in this process, and let go of it before forking. Read-write (it
-    // only reads): a hot journal left by a run that died mid-transaction is rolled back here;
-    // a read-only connection would fail on it at every start. A write-protected file still
-    // opens (read-only).
+    // Look at the database in this process, and let go of it before forking. A hot journal left
+    // by a run that died mid-transaction is rolled back here (Db::open).
     std::string current;
     {
         std::error_code ec;
         bool exists = fs::exists(g.db, ec);
         Db db;
-        Status st = exists ? Db::open(g.db, Db::Mode::read_write, g.busy_timeout_ms, db) : Status::ok();
+        Status st = exists ? Db::open(g.db, Db::Mode::read_only, g.busy_timeout_ms, db) : Status::ok();
         DbState state;
         if (st && exists) st = read_state(db, state);
         db = Db{};
