@@ -8,6 +8,7 @@ PACKAGES=(
     libsqlite3-dev sqlite3 python3
     libboost-dev libboost-filesystem-dev
     libsimdjson-dev libfmt-dev libspdlog-dev libcli11-dev libvalijson-dev rapidjson-dev
+    libssl-dev
     catch2 help2man
 )
 
