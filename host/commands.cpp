@@ -19,6 +19,8 @@
 #include "db.h"
 #include "discover.h"
 #include "loader.h"
+#include "json_out.h"
+#include "manifest.h"
 #include "lock.h"
 #include "plan.h"
 #include "plugin_cache.h"
@@ -47,6 +49,7 @@ Status load_chain(const GlobalOptions& g, Chain& chain) {
         return {Code::usage, "no plugin directory: pass --plugins DIR or set MIGRATOR_PLUGINS"};
     std::vector<PluginMeta> metas;
     MIG_TRY(discover(g.plugins, metas, PluginCache::path_for_db(g.db)));
+    MIG_TRY(apply_release_manifest(g.plugins, g.require_manifest, metas));
     if (metas.empty())
         return {Code::plugin_set_invalid,
                 fmt::format("no plugins found in '{}': it holds no *.so migration plugins (wrong "
@@ -252,6 +255,7 @@ Status cmd_blob(const GlobalOptions& g, const std::string& revision, bool down,
     if (i < 0) return {Code::usage, fmt::format("unknown revision '{}' (see `migrator plugins`)", revision)};
     const PluginMeta& meta = chain.revisions()[static_cast<size_t>(i)];
     LoadedPlugin p;
+    MIG_TRY(verify_plugin_files({&meta}));
     MIG_TRY(load_plugin(meta, p));
     std::vector<const mig_blob_migration_v1*> match;
     for (const auto& b : p.blobs)
@@ -295,3 +299,43 @@ Status cmd_blob(const GlobalOptions& g, const std::string& revision, bool down,
 }  // namespace migrator
 
 
+
+namespace migrator {
+
+Status cmd_manifest(const GlobalOptions& g, const std::string& release, bool verify) {
+    if (g.plugins.empty()) return {Code::usage, "no plugin directory: pass --plugins DIR or set MIGRATOR_PLUGINS"};
+    std::vector<PluginMeta> metas;
+    // No cache: the manifest vouches for the bytes, so read every note from the file itself.
+    MIG_TRY(discover(g.plugins, metas));
+    if (!verify) {
+        // The chain must be valid before a release is sealed.
+        Chain chain;
+        MIG_TRY(build_chain(std::vector<PluginMeta>(metas), chain));
+        std::string path;
+        MIG_TRY(write_release_manifest(g.plugins, release, metas, path));
+        if (g.json) {
+            JsonOut j;
+            j.begin_object().field("manifest", path).field("release", release)
+                .field("plugins", static_cast<std::int64_t>(metas.size())).end_object();
+            fmt::print("{}\n", j.str());
+        } else {
+            fmt::print("wrote {}: {} plugin(s){}\n", path, metas.size(),
+                       release.empty() ? std::string() : fmt::format(", release {}", release));
+        }
+        return Status::ok();
+    }
+    MIG_TRY(apply_release_manifest(g.plugins, /*required=*/true, metas));
+    std::vector<const PluginMeta*> all;
+    for (const auto& m : metas) all.push_back(&m);
+    MIG_TRY(verify_plugin_files(all));
+    if (g.json) {
+        JsonOut j;
+        j.begin_object().field("verified", true).field("plugins", static_cast<std::int64_t>(metas.size())).end_object();
+        fmt::print("{}\n", j.str());
+    } else {
+        fmt::print("{}: {} plugin(s) match {}\n", g.plugins, metas.size(), kReleaseManifestName);
+    }
+    return Status::ok();
+}
+
+}  // namespace migrator

@@ -23,6 +23,7 @@ struct GlobalOptions {
     unsigned workers = 0;            // blob transform threads; 0 = one per core
     bool quarantine = false;         // --on-row-error=quarantine (see BlobOptions)
     bool print_results = true;       // false: a run's report is not printed (start's fresh build)
+    bool require_manifest = false;   // --require-manifest: refuse a plugin dir without MANIFEST.json
 };
 
 // Everything a command needs before it can act: the chain (validated), the DB (opened), its
@@ -63,6 +64,9 @@ Status cmd_status(const GlobalOptions& g);
 Status cmd_verify(const GlobalOptions& g);
 Status cmd_history(const GlobalOptions& g);
 Status cmd_plugins(const GlobalOptions& g);
+// Writes <plugins>/MANIFEST.json (manifest.h) for the plugins of --plugins; with `verify`,
+// checks the directory against its manifest instead (listing and every hash) and writes nothing.
+Status cmd_manifest(const GlobalOptions& g, const std::string& release, bool verify);
 // Runs one revision's blob transform on one value read from stdin; the result goes to stdout,
 // a row error to stderr (migration_failed). table/column pick the blob migration when the
 // revision has more than one.

@@ -69,6 +69,10 @@ int main(int argc, char** argv) {
                    "migrate the other rows")
         ->check(CLI::IsMember({"fail", "quarantine"}))
         ->capture_default_str();
+    app.add_flag("--require-manifest", g.require_manifest,
+                 "refuse a plugin directory without a release manifest (MANIFEST.json); with one, it is "
+                 "always checked: no unlisted or missing file, and each file's SHA-256 before it is loaded")
+        ->envname("MIGRATOR_REQUIRE_MANIFEST");
     app.add_flag("--json", g.json, "machine-readable output on stdout");
     app.add_flag("-v,--verbose", verbosity, "more log output on stderr (-vv: trace)");
     app.add_flag("-q,--quiet", quiet, "only warnings and errors on stderr");
@@ -167,6 +171,16 @@ int main(int argc, char** argv) {
     blob->add_option("--table", blob_table, "table of the blob migration (when the revision has several)");
     blob->add_option("--column", blob_column, "column of the blob migration");
 
+    std::string manifest_release;
+    bool manifest_verify = false;
+    auto* manifest = app.add_subcommand(
+        "manifest",
+        "write the release manifest --plugins/MANIFEST.json (file, revision and SHA-256 of every plugin), "
+        "or check the directory against it with --verify");
+    manifest->add_option("--release", manifest_release, "release name recorded in the manifest, e.g. the app version");
+    manifest->add_flag("--verify", manifest_verify,
+                       "check instead of writing: every file listed, none missing, every SHA-256 equal (exit 3 if not)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -214,6 +228,7 @@ int main(int argc, char** argv) {
     }
     else if (*newmig) st = cmd_new(g, nm);
     else if (*blob) st = cmd_blob(g, to, blob_down, blob_table, blob_column);
+    else if (*manifest) st = cmd_manifest(g, manifest_release, manifest_verify);
     if (!st && st.code() != Code::reset_performed) spdlog::error("{}", st.message());
     return exit_code(st.code());
 }

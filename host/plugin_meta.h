@@ -24,6 +24,9 @@ struct PluginMeta {
     std::uint64_t flags = 0;
     std::uint32_t abi_minor = 0;
     std::vector<BlobMeta> blobs;  // in declaration order
+    // SHA-256 the release manifest expects of `file` (manifest.h); "" when the directory has
+    // no manifest. Not part of the note or the cache: set after discovery, checked before load.
+    std::string sha256;
 };
 
 }  // namespace migrator

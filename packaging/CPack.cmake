@@ -11,8 +11,8 @@
 # The reference app's package is released with the app, not with the host: its version is
 # MIGRATOR_REFERENCE_APP_VERSION, which scripts/package.sh passes to a second cpack run
 # (cpack versions all packages of one run alike).
-set(MIGRATOR_REFERENCE_APP_VERSION "${PROJECT_VERSION}" CACHE STRING
-    "Version of the migrator-reference-app package (the app release its plugins belong to)")
+# (MIGRATOR_REFERENCE_APP_VERSION is defined in packaging/Install.cmake, which names the
+# release in its manifest.)
 
 set(CPACK_PACKAGE_NAME "migrator")
 set(CPACK_PACKAGE_VENDOR "migrator")
@@ -58,6 +58,10 @@ the frozen JSON Schemas) in /usr/share/migrator/reference-app/schemas.")
 # plugins' .note.migrator survives stripping). The archives are stripped too (see
 # CPackProjectConfig.cmake.in).
 set(CPACK_DEBIAN_DEBUGINFO_PACKAGE ON)
+# Except the reference app: its release manifest holds the SHA-256 of each plugin as
+# installed, and the DEB generator would strip the files after that manifest is written. Its
+# run strips while installing instead (CPackProjectConfig.cmake.in).
+set(CPACK_DEBIAN_REFERENCE_APP_DEBUGINFO_PACKAGE OFF)
 
 # Runtime libraries of the binary (bin/migrator: SQLite, Boost.Filesystem, fmt, spdlog, and
 # simdjson where the host links it) and of the reference plugins (0005_message_v2: simdjson).
@@ -81,7 +85,7 @@ if(MIGRATOR_DEB_SHLIBDEPS)
     set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)   # appended to the DEPENDS above
 else()
     set(CPACK_DEBIAN_HOST_PACKAGE_DEPENDS
-        "libc6, libstdc++6, libgcc-s1, libsqlite3-0, libboost-filesystem1.74.0, libfmt9, libspdlog1.10")
+        "libc6, libstdc++6, libgcc-s1, libsqlite3-0, libboost-filesystem1.74.0, libfmt9, libspdlog1.10, libssl3")
     get_target_property(_migrator_core_libs migrator_core LINK_LIBRARIES)
     if("simdjson::simdjson" IN_LIST _migrator_core_libs)
         string(APPEND CPACK_DEBIAN_HOST_PACKAGE_DEPENDS ", libsimdjson14")

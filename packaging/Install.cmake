@@ -9,6 +9,8 @@
 #
 # Layout (relative to the prefix; /usr for the .deb): see docs/operations.md.
 include(GNUInstallDirs)
+set(MIGRATOR_REFERENCE_APP_VERSION "${PROJECT_VERSION}" CACHE STRING
+    "Version of the migrator-reference-app package (the app release its plugins belong to)")
 include(CMakePackageConfigHelpers)
 
 # Arch-independent on purpose: the package holds headers and CMake code only, so it does not
@@ -73,6 +75,23 @@ install(TARGETS ${_migrator_reference_plugins}
     LIBRARY DESTINATION "${MIGRATOR_INSTALL_REFERENCE_APP_DIR}/plugins"
         PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
                     WORLD_READ WORLD_EXECUTE
+    COMPONENT reference_app)
+# The release manifest (host/manifest.h), written over the installed files themselves: the
+# archives are stripped while installing (CPACK_STRIP_FILES), so hashes of the build tree's
+# files would not match. REFERENCE_APP_VERSION (scripts/package.sh) names the release.
+install(CODE "
+    set(_release \"\$ENV{REFERENCE_APP_VERSION}\")
+    if(_release STREQUAL \"\")
+        set(_release \"${MIGRATOR_REFERENCE_APP_VERSION}\")
+    endif()
+    execute_process(
+        COMMAND \"$<TARGET_FILE:migrator>\" -q
+            --plugins \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${MIGRATOR_INSTALL_REFERENCE_APP_DIR}/plugins\"
+            manifest --release \"\${_release}\"
+        RESULT_VARIABLE _rc)
+    if(NOT _rc EQUAL 0)
+        message(FATAL_ERROR \"migrator manifest failed (\${_rc})\")
+    endif()"
     COMPONENT reference_app)
 install(FILES "${PROJECT_SOURCE_DIR}/schemas/schema.sql"
     DESTINATION "${MIGRATOR_INSTALL_REFERENCE_APP_DIR}/schemas"

@@ -19,7 +19,8 @@ REF_VERSION="${REFERENCE_APP_VERSION:-$(cache_value MIGRATOR_REFERENCE_APP_VERSI
 
 cpack --config "$BUILD_DIR/CPackConfig.cmake" -G "$GENERATORS" \
     -D CPACK_COMPONENTS_ALL=host
-cpack --config "$BUILD_DIR/CPackConfig.cmake" -G "$GENERATORS" \
+# REFERENCE_APP_VERSION also names the release in its plugins' MANIFEST.json (Install.cmake).
+REFERENCE_APP_VERSION="$REF_VERSION" cpack --config "$BUILD_DIR/CPackConfig.cmake" -G "$GENERATORS" \
     -D CPACK_COMPONENTS_ALL=reference_app -D CPACK_PACKAGE_VERSION="$REF_VERSION"
 rm -rf "$BUILD_DIR/packages/_CPack_Packages"
 ls -l "$BUILD_DIR/packages"
