@@ -22,4 +22,11 @@ constexpr migrator::Blob kBlobs[] = {
     migrator::blob<to_v2, to_v2>("task", "title", ""),
 };
 
+// Two lines: sorted by model, '\n' between them (ABI 1.1, mig_plugin_v1.frozen_schemas).
+MIGRATOR_FROZEN_SCHEMAS(
+    "Other sha256:1111111111111111111111111111111111111111111111111111111111111111\n"
+    "SavedAgentMessage sha256:e2ffeafd0ac6b6bc1e2d0fff4c0637d294feee4b7a0ed7b2caea94d976f44358")
+
 MIGRATOR_PLUGIN_BLOBS("0001_sdk", "", "SDK compile test", 0, up, down, kBlobs)
+
+static_assert(sizeof(mig_plugin_v1) >= MIG_PLUGIN_V1_1_SIZE, "the SDK builds 1.1 descriptors");

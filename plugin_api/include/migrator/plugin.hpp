@@ -340,6 +340,42 @@ constexpr std::array<const mig_blob_migration_v1*, N> blob_ptrs(
     return blob_ptrs_impl(d, std::make_index_sequence<N>{});
 }
 
+// The rules plugin_api.h gives mig_plugin_v1.frozen_schemas, checked when the plugin
+// compiles, so that a declaration `check` cannot read never ships.
+constexpr bool frozen_model_char(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+}
+constexpr bool frozen_schemas_valid(const char* s) {
+    if (s == nullptr || *s == '\0') return true;
+    const char* prev = nullptr;  // the previous line's model, for the order
+    std::size_t prev_len = 0;
+    while (*s != '\0') {
+        const char* model = s;
+        std::size_t len = 0;
+        while (frozen_model_char(s[len])) ++len;
+        if (len == 0 || len > 128) return false;
+        if (prev != nullptr) {  // strictly increasing in byte order: sorted, no duplicates
+            std::size_t i = 0;
+            while (i < len && i < prev_len && model[i] == prev[i]) ++i;
+            const bool greater = i < len && i < prev_len
+                                     ? static_cast<unsigned char>(model[i]) > static_cast<unsigned char>(prev[i])
+                                     : len > prev_len;
+            if (!greater) return false;
+        }
+        s += len;
+        for (const char* p = " sha256:"; *p != '\0'; ++p, ++s)
+            if (*s != *p) return false;
+        for (int i = 0; i < 64; ++i, ++s)
+            if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f'))) return false;
+        if (*s == '\n') ++s;
+        else if (*s != '\0') return false;
+        prev = model;
+        prev_len = len;
+    }
+    return true;
+}
+
 constexpr bool blobs_reversible(const Blob* blobs, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i)
         if (blobs[i].down == nullptr) return false;
@@ -362,6 +398,12 @@ constexpr Blob blob(const char* table, const char* column, const char* model) {
 }
 }  // namespace migrator
 
+// Defaults that MIGRATOR_PLUGIN finds when the plugin declares nothing: its unqualified lookup
+// starts in the plugin's anonymous namespace, where MIGRATOR_FROZEN_SCHEMAS declares the real
+// ones, and only then reaches these.
+inline constexpr const char* migrator_frozen_schemas_ = nullptr;
+[[maybe_unused]] inline constexpr bool migrator_plugin_emitted_ = false;
+
 #ifndef MIGRATOR_SOURCE_CHECKSUM
 #error "MIGRATOR_SOURCE_CHECKSUM is not defined: build plugins with migrator_add_plugin() from MigratorPlugin.cmake, which defines it from the source's SHA-256"
 #endif
@@ -371,6 +413,23 @@ constexpr Blob blob(const char* table, const char* column, const char* model) {
 // constants; FLAGS an integer constant (MIG_FLAG_* bits); UP a `void(migrator::Host&)`
 // function (migrator::no_sql for none); DOWN the same, or nullptr exactly when FLAGS has
 // MIG_FLAG_IRREVERSIBLE. Use once per plugin, at namespace scope.
+// Declares the fingerprints of the frozen JSON Schemas that the chain has been written up to
+// once this revision is applied (mig_plugin_v1.frozen_schemas, ABI 1.1): a string constant of
+// lines "<Model> sha256:<64 hex>", sorted by model, separated by '\n', as printed by
+// `migrator fingerprints schemas/frozen` (`migrator new` writes it for you). `migrator check`
+// fails when the head revision's declaration differs from the frozen schemas. Use at most
+// once, at namespace scope, before MIGRATOR_PLUGIN / MIGRATOR_PLUGIN_BLOBS.
+#define MIGRATOR_FROZEN_SCHEMAS(DECLARATION)                                                      \
+    namespace {                                                                                 \
+    static_assert(!migrator_plugin_emitted_,                                                    \
+                  "MIGRATOR_FROZEN_SCHEMAS must come before MIGRATOR_PLUGIN(_BLOBS)");          \
+    constexpr const char* migrator_frozen_schemas_ = DECLARATION;                               \
+    static_assert(::migrator::detail::frozen_schemas_valid(migrator_frozen_schemas_),           \
+                  "MIGRATOR_FROZEN_SCHEMAS: expected lines \"<Model> sha256:<64 lowercase hex>\" " \
+                  "separated by '\\n', sorted by model, each model once; copy them from "       \
+                  "`migrator fingerprints DIR`");                                               \
+    }
+
 #define MIGRATOR_PLUGIN(REVISION, PARENT, DESCRIPTION, FLAGS, UP, DOWN) \
     MIGRATOR_PLUGIN_IMPL_(REVISION, PARENT, DESCRIPTION, FLAGS, UP, DOWN, nullptr, 0)
 
@@ -416,7 +475,9 @@ constexpr Blob blob(const char* table, const char* column, const char* model) {
         ::migrator::detail::make_step<UP>(),                                                    \
         ::migrator::detail::make_step<DOWN>(),                                                  \
         static_cast<std::uint32_t>(NBLOBS),                                                     \
-        (NBLOBS) > 0 ? migrator_blob_ptrs_.data() : nullptr};                                   \
+        (NBLOBS) > 0 ? migrator_blob_ptrs_.data() : nullptr,                                    \
+        migrator_frozen_schemas_};                                                              \
+    [[maybe_unused]] constexpr bool migrator_plugin_emitted_ = true;                            \
     static_assert(::migrator::detail::make_step<UP>() != nullptr,                               \
                   "UP must be a function (migrator::no_sql for none)");                         \
     static_assert((::migrator::detail::make_step<DOWN>() == nullptr) ==                         \

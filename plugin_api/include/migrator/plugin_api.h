@@ -45,7 +45,8 @@ extern "C" {
 #endif
 
 #define MIG_ABI_MAJOR 1
-#define MIG_ABI_MINOR 0
+/* 1.1 added mig_plugin_v1.frozen_schemas. */
+#define MIG_ABI_MINOR 1
 
 /* ---------------------------------------------------------------------------------------
  * Status codes. Every function that can fail returns a mig_status.
@@ -288,12 +289,41 @@ typedef struct mig_plugin_v1 {
      * blob_count is 0. Not allowed with MIG_FLAG_NO_TRANSACTION. */
     uint32_t blob_count;
     const mig_blob_migration_v1 *const *blobs;
+
+    /* Since 1.1. The fingerprints of the frozen JSON Schemas (one per blob model) that the
+     * chain has been written up to once this revision is applied. `migrator check` compares
+     * the head revision's declaration with the frozen schema directory, so that a frozen
+     * schema edited by hand, without the migration its change needs, fails CI.
+     *
+     * Format: NUL-terminated ASCII; one line per model, lines separated by '\n' (a single
+     * trailing '\n' is allowed), sorted by model name in byte order, each model at most once:
+     *     <Model> " sha256:" <64 lowercase hex digits>
+     * <Model> is the stem of the frozen schema's file name (<Model>.json): 1..128 bytes of
+     * [A-Za-z0-9_.-]. The digest is the SHA-256 of the schema's canonical JSON (no
+     * insignificant whitespace, object members sorted by key), so reformatting the file does
+     * not change it. Do not compute it by hand: `migrator fingerprints DIR` prints the lines,
+     * and `migrator new` writes them into every plugin it generates.
+     * NULL or "" declares none (and so does a 1.0 plugin, whose struct_size ends before this
+     * member). A revision declares the whole set, not what it changed: only the head's counts.
+     *
+     * Ownership and lifetime: like every string of the descriptor: static, const, owned by the
+     *           plugin, valid as long as the library is loaded (always).
+     * Threads:  plain data: no function is called, and the host may read it from any thread.
+     * Failure:  no command but `check` reads it, so a wrong or malformed declaration never
+     *           stops a migration. `check` fails (exit 1) on a malformed one, naming the line,
+     *           and on any difference from the frozen schemas. A host older than 1.1 ignores
+     *           it (it copies no more than its own descriptor size). */
+    const char *frozen_schemas;
 } mig_plugin_v1;
 
 /* Size of the 1.0 layout (fixed forever, unlike sizeof, which grows with later minors).
  * The host refuses a descriptor whose struct_size is smaller. */
 #define MIG_PLUGIN_V1_0_SIZE \
     ((uint32_t)(offsetof(mig_plugin_v1, blobs) + sizeof(((mig_plugin_v1 *)0)->blobs)))
+/* Size of the 1.1 layout (adds frozen_schemas). */
+#define MIG_PLUGIN_V1_1_SIZE                                   \
+    ((uint32_t)(offsetof(mig_plugin_v1, frozen_schemas) + \
+                sizeof(((mig_plugin_v1 *)0)->frozen_schemas)))
 /* Size of the 1.0 layout of mig_blob_migration_v1. */
 #define MIG_BLOB_MIGRATION_V1_0_SIZE \
     ((uint32_t)(offsetof(mig_blob_migration_v1, down) + sizeof(mig_blob_fn)))
