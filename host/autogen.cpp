@@ -245,51 +245,6 @@ bool constant_default(const ColumnModel& c) {
     return std::regex_match(c.default_value, literal);
 }
 
-// Fix: normalize_sql keeps the case of keywords and identifiers, so "check (x in (1))" and
-// "CHECK (x IN (1))" compared different and a reformatted but identical schema rebuilt its
-// tables and recreated its views. Upper-cases words outside string literals and quoted
-// identifiers: keywords always, identifiers too when `identifiers` (SQLite ignores their case;
-// not in views, whose column names keep the case they are written with).
-std::string fold_case(const std::string& s, bool identifiers) {
-    std::string out = s;
-    char quote = 0;
-    auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' || (c & 0x80); };
-    for (size_t i = 0; i < out.size();) {
-        const char c = out[i];
-        if (quote) {
-            if (c == quote) quote = 0;  // a doubled quote closes and reopens: same result
-            ++i;
-        } else if (c == '\'' || c == '"') {
-            quote = c;
-            ++i;
-        } else if (word(c)) {
-            size_t j = i;
-            while (j < out.size() && word(out[j])) ++j;
-            if (identifiers || sqlite3_keyword_check(out.data() + i, static_cast<int>(j - i)))
-                for (size_t k = i; k < j; ++k) out[k] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[k])));
-            i = j;
-        } else {
-            ++i;
-        }
-    }
-    return out;
-}
-
-void fold_case(SchemaModel& m) {
-    for (auto& [n, t] : m.tables) {
-        for (auto& c : t.columns) {
-            c.default_value = fold_case(c.default_value, true);
-            c.type = fold_case(normalize_sql(c.type), true);  // "varchar( 10 )" is VARCHAR(10)
-        }
-        for (auto& ck : t.checks) ck = fold_case(ck, true);
-        std::sort(t.checks.begin(), t.checks.end());
-        t.virtual_sql = fold_case(t.virtual_sql, false);
-    }
-    for (auto& [k, ix] : m.indexes) ix.where = fold_case(ix.where, true);
-    for (auto& [n, v] : m.views) v = fold_case(v, false);
-    for (auto& [n, tr] : m.triggers) tr = fold_case(tr, true);
-}
-
 // Fix: the model has no generated column's expression (pragma_table_xinfo does not give it),
 // so `AS (a * 2)` becoming `AS (a + a + 1)` generated no SQL. The normalized definitions of
 // the generated columns of `t` that `other` has too (new ones are the ADD COLUMN check's).
@@ -299,7 +254,7 @@ std::vector<std::string> generated_definitions(const Snap& s, const TableModel& 
     for (const auto& c : t.columns)
         if ((c.hidden == 2 || c.hidden == 3) &&
             std::any_of(other.columns.begin(), other.columns.end(), [&](const ColumnModel& x) { return x.name == c.name; }))
-            out.push_back(fold_case(normalize_sql(column_definition(o == s.objs.end() ? "" : o->second.sql, c.name)), true));
+            out.push_back(fold_sql_case(normalize_sql(column_definition(o == s.objs.end() ? "" : o->second.sql, c.name)), true));
     return out;
 }
 
@@ -312,8 +267,6 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
     Snap a, b;
     MIG_TRY(load_snap(from_ddl, "the old schema", a));
     MIG_TRY(load_snap(to_ddl, "the new schema", b));
-    fold_case(a.model);
-    fold_case(b.model);
     std::vector<std::string> out;
     fk_off = false;
 
@@ -362,7 +315,6 @@ Status schema_change_sql(const std::string& from_ddl, const std::string& to_ddl,
         std::string renamed = from_ddl + "\n;\n";
         for (const auto& s : out) renamed += s + "\n";
         MIG_TRY(load_snap(renamed, "the old schema with the renames applied", a));
-        fold_case(a.model);
     }
 
     std::vector<std::string> dropped, added;

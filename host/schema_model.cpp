@@ -237,12 +237,56 @@ Status read_table(Db& db, const std::string& name, const std::string& type, cons
     return st;
 }
 
+// normalize_sql keeps the case of keywords and identifiers, so "check (x in (1))" and
+// "CHECK (x IN (1))", or "varchar( 10 )" and "VARCHAR(10)", compared different: `check` failed
+// on a reformatted schema file, and `migrator new` rebuilt its tables. Every text of the model
+// is folded here, once, so both compare the same way.
+void fold_case(SchemaModel& m) {
+    for (auto& [n, t] : m.tables) {
+        for (auto& c : t.columns) {
+            c.default_value = fold_sql_case(c.default_value, true);
+            c.type = fold_sql_case(normalize_sql(c.type), true);  // "varchar( 10 )" is VARCHAR(10)
+        }
+        for (auto& ck : t.checks) ck = fold_sql_case(ck, true);
+        std::sort(t.checks.begin(), t.checks.end());
+        t.virtual_sql = fold_sql_case(t.virtual_sql, false);
+    }
+    for (auto& [k, ix] : m.indexes) ix.where = fold_sql_case(ix.where, true);
+    for (auto& [n, v] : m.views) v = fold_sql_case(v, false);
+    for (auto& [n, tr] : m.triggers) tr = fold_sql_case(tr, true);
+}
+
 }  // namespace
 
 std::string normalize_sql(const std::string& sql) {
     auto t = tokenize(sql);
     while (!t.empty() && t.back().text == ";") t.pop_back();
     return join(t, 0, t.size());
+}
+
+std::string fold_sql_case(const std::string& s, bool identifiers) {
+    std::string out = s;
+    char quote = 0;
+    auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' || (c & 0x80); };
+    for (size_t i = 0; i < out.size();) {
+        const char c = out[i];
+        if (quote) {
+            if (c == quote) quote = 0;  // a doubled quote closes and reopens: same result
+            ++i;
+        } else if (c == '\'' || c == '"') {
+            quote = c;
+            ++i;
+        } else if (word(c)) {
+            size_t j = i;
+            while (j < out.size() && word(out[j])) ++j;
+            if (identifiers || sqlite3_keyword_check(out.data() + i, static_cast<int>(j - i)))
+                for (size_t k = i; k < j; ++k) out[k] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[k])));
+            i = j;
+        } else {
+            ++i;
+        }
+    }
+    return out;
 }
 
 Status read_schema(Db& db, SchemaModel& out) {
@@ -267,6 +311,7 @@ Status read_schema(Db& db, SchemaModel& out) {
             out.tables[o.name] = std::move(t);
         }
     }
+    fold_case(out);
     return Status::ok();
 }
 

@@ -3,7 +3,7 @@
 // Read from SQLite's own pragmas wherever SQLite exposes a fact (columns, keys, indexes,
 // collations, table options), and from the stored SQL text only for what it does not expose
 // (CHECK constraints, partial-index WHERE clauses, view and trigger bodies), normalized for
-// whitespace and identifier quoting so that a table created by `CREATE TABLE` and one
+// whitespace, identifier quoting and keyword case so that a table created by `CREATE TABLE` and one
 // produced by a chain of ALTER TABLEs compare equal when they mean the same.
 // Tables and other objects whose names start with "sqlite_" or "migrator_" are excluded.
 #pragma once
@@ -72,5 +72,12 @@ std::string format_diff(const std::vector<SchemaDifference>& d);
 // Collapses whitespace and strips quotes from identifiers that need none, outside string
 // literals. Exposed for tests.
 std::string normalize_sql(const std::string& sql);
+
+// Upper-cases words outside string literals and quoted identifiers: keywords always,
+// identifiers too when `identifiers` (SQLite ignores their case; not in views, whose column
+// names keep the case they are written with). read_schema applies it to every text of the
+// model (with normalize_sql to column types), so that `check` and `migrator new` compare
+// schemas the same way; exposed for the texts autogen reads from stored SQL itself.
+std::string fold_sql_case(const std::string& s, bool identifiers);
 
 }  // namespace migrator

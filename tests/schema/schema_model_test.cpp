@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include "db.h"
 #include "schema_model.h"
+#include "test_support.h"
 
 using namespace migrator;
 
@@ -101,4 +104,52 @@ TEST_CASE("schema: bookkeeping tables are excluded") {
     auto d = diff_of("CREATE TABLE t(a)", "CREATE TABLE t(a); CREATE TABLE migrator_version(x)");
     INFO(format_diff(d));
     CHECK(d.empty());
+}
+
+// Regression: `check` compared keyword case and type spacing ("integer" vs "INTEGER",
+// "VARCHAR( 10 )" vs "VARCHAR(10)", "check (x in (1))" vs "CHECK (x IN (1))") while `migrator
+// new` folded them; the model is folded once now, in read_schema, for both.
+TEST_CASE("schema: keyword case and type spacing do not count (check folds them as new does)") {
+    auto d = diff_of(
+        "CREATE TABLE t(id INTEGER PRIMARY KEY, code VARCHAR(10) NOT NULL DEFAULT 'a',"
+        " n DECIMAL(10,2) CHECK (n IN (1, 2)), d TEXT DEFAULT (date('now')));"
+        "CREATE INDEX t_code ON t(code) WHERE n IS NOT NULL;"
+        "CREATE VIEW v AS SELECT id, code FROM t WHERE n IS NULL;"
+        "CREATE TRIGGER t_touch AFTER UPDATE OF code ON t BEGIN UPDATE t SET n = 1 WHERE id = NEW.id; END;",
+        "create table t(id integer primary key, code varchar( 10 ) not null default 'a',"
+        " n decimal( 10 , 2 ) check(n in(1,2)), d text default (DATE('now')));"
+        "create index t_code on t(code) where n is not null;"
+        "create view v as select id, code from t where n is null;"
+        "create trigger t_touch after update of code on t begin update t set n = 1 where id = new.id; end;");
+    INFO(format_diff(d));
+    CHECK(d.empty());
+    // String literals keep their case: they are values.
+    auto lit = diff_of("CREATE TABLE t(a TEXT DEFAULT 'x' CHECK (a <> 'Y'))", "CREATE TABLE t(a TEXT DEFAULT 'X' CHECK (a <> 'y'))");
+    CHECK(mentions(lit, "table t column a", "default"));
+    CHECK(mentions(lit, "table t", "CHECK constraints"));
+}
+
+TEST_CASE("schema guard: check passes on a reformat-only change of schema.sql") {
+    namespace fs = std::filesystem;
+    testing::TempDir tmp;
+    testing::install_plugins(tmp / "plugins", testing::reference_plugins());
+    // Lower case and spaced out everywhere outside string literals: same schema.
+    const std::string ddl = testing::read_file(fs::path(REPO_DIR) / "schemas" / "schema.sql");
+    std::string reformatted;
+    bool in_string = false, in_comment = false;
+    for (char c : ddl) {
+        if (in_comment) in_comment = c != '\n';
+        else if (c == '\'') in_string = !in_string;
+        else if (!in_string && c == '-') in_comment = true;  // the file's only '-' start comments
+        if (in_string || in_comment || c == '\'') reformatted += c;
+        else if (c == '(' || c == ',') reformatted += std::string(" ") + c + "  ";
+        else reformatted += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    REQUIRE(reformatted != ddl);
+    REQUIRE(reformatted.find("create table agent (") != std::string::npos);
+    testing::write_file(tmp / "schema.sql", reformatted);
+    auto r = testing::run_migrator("-q --plugins '" + (tmp / "plugins").string() + "' check --schema '" +
+                                   (tmp / "schema.sql").string() + "' --no-populated");
+    INFO(reformatted << "\n" << r.out << r.err);
+    CHECK(r.exit_code == 0);
 }
