@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "chain.h"
+#include "check.h"
 #include "db.h"
 #include "json_models.h"
 #include "plan.h"
@@ -595,24 +596,47 @@ Status cmd_new(const GlobalOptions& g, const NewMigrationOptions& o) {
     // migration stub that fails until someone writes it.
     struct Stub { std::string model, table, column; std::vector<std::string> changes; };
     std::vector<Stub> stubs;
+    auto stub_for = [&](const std::string& model, std::vector<std::string> changes) {
+        Stub s{model, "TODO_table", "TODO_column", std::move(changes)};
+        for (const auto& m : chain.revisions())
+            for (const auto& b : m.blobs)
+                if (b.model == model) {
+                    s.table = b.table;
+                    s.column = b.column;
+                }
+        return s;
+    };
     std::vector<std::pair<std::string, std::string>> freeze;  // model file -> frozen file
     if (!o.models_dir.empty()) {
         std::vector<ModelDifference> diffs;
         MIG_TRY(compare_models(o.models_dir, o.frozen_dir, diffs));
         for (const auto& d : diffs) {
-            Stub s{d.model, "TODO_table", "TODO_column", d.changes};
-            for (const auto& m : chain.revisions())
-                for (const auto& b : m.blobs)
-                    if (b.model == d.model) {
-                        s.table = b.table;
-                        s.column = b.column;
-                    }
-            stubs.push_back(std::move(s));
+            stubs.push_back(stub_for(d.model, d.changes));
             freeze.emplace_back((fs::path(o.models_dir) / (d.model + ".json")).string(),
                                 (fs::path(o.frozen_dir) / (d.model + ".json")).string());
         }
     }
-    if (up_sql.empty() && stubs.empty()) {
+    // The frozen schemas as this migration leaves them: it declares them, as the new head.
+    // Against the old head's declaration they also show a frozen schema that was edited by
+    // hand, without a migration (its model edited alike, so compare_models saw nothing): it
+    // gets a stub too. A head that declares nothing (ABI 1.0) tells nothing: no stubs.
+    Fingerprints declare, declared;
+    if (!o.frozen_dir.empty()) {
+        MIG_TRY(frozen_fingerprints(o.frozen_dir, declare));
+        for (const auto& [from, to] : freeze) MIG_TRY(schema_fingerprint(from, declare[fs::path(to).stem().string()]));
+        MIG_TRY(declared_fingerprints(chain.revisions().at(static_cast<size_t>(chain.index_of(chain.head()))), declared));
+        for (const auto& [model, digest] : declare) {
+            auto it = declared.find(model);
+            if (declared.empty() || (it != declared.end() && it->second == digest) ||
+                std::any_of(stubs.begin(), stubs.end(), [&](const Stub& s) { return s.model == model; }))
+                continue;
+            stubs.push_back(stub_for(model, {fmt::format("the frozen schema changed after {} without a migration: "
+                                                         "{} declared {}, it is {} now",
+                                                         chain.head(), chain.head(),
+                                                         it == declared.end() ? "none" : it->second, digest)}));
+        }
+    }
+    if (up_sql.empty() && stubs.empty() && declare == declared) {
         fmt::print("nothing to generate: the head schema ({}) already is {}{}\n", chain.head(), o.schema_file,
                    o.models_dir.empty() ? "" : " and every JSON model matches its frozen schema");
         return Status::ok();
@@ -650,6 +674,10 @@ Status cmd_new(const GlobalOptions& g, const NewMigrationOptions& o) {
         src += "};\n";
     }
     src += "\n}  // namespace\n\n";
+    if (!declare.empty())
+        src += fmt::format("// The frozen JSON Schemas the chain is written up to with this revision (`migrator check`\n"
+                           "// compares the head's declaration with {}).\n{}\n",
+                           o.frozen_dir, sdk_declaration(declare));
     const std::string flags = (fk_up || fk_down) ? "MIG_FLAG_FOREIGN_KEYS_OFF" : "0";
     if (stubs.empty())
         src += fmt::format("MIGRATOR_PLUGIN(\"{}\", \"{}\", \"{}\", {}, up, down)\n", rev, chain.head(), o.name, flags);
@@ -684,9 +712,10 @@ Status cmd_new(const GlobalOptions& g, const NewMigrationOptions& o) {
         std::ofstream f(o.cmake_file);
         f << cm;
     }
-    fmt::print("wrote {} ({} -> {}{}{})\n", out.string(), chain.head(), rev,
+    fmt::print("wrote {} ({} -> {}{}{}{})\n", out.string(), chain.head(), rev,
                fk_up || fk_down ? ", table rebuild with foreign keys off" : "",
-               stubs.empty() ? "" : fmt::format(", {} blob migration stub(s) to write", stubs.size()));
+               stubs.empty() ? "" : fmt::format(", {} blob migration stub(s) to write", stubs.size()),
+               declare.empty() ? "" : fmt::format(", declares {} frozen schema fingerprint(s)", declare.size()));
     for (const auto& [from, to] : freeze) fmt::print("froze {} -> {}\n", from, to);
     if (!o.cmake_file.empty()) fmt::print("registered {} in {}\n", rev, o.cmake_file);
     return Status::ok();

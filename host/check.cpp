@@ -13,6 +13,7 @@
 #include "chain.h"
 #include "db.h"
 #include "json_models.h"
+#include "loader.h"
 #include "plan.h"
 #include "schema_model.h"
 
@@ -164,7 +165,72 @@ void lint(const std::string& rev, const SchemaModel& before, const SchemaModel& 
                                       rev, ix.table));
 }
 
+// The head's declaration against the frozen schemas themselves. compare_models only sees
+// models against frozen copies: a frozen schema edited by hand along with its model passes
+// it, although no migration was written for the change. The declaration is what the history
+// was written up to, so that edit shows here.
+Status check_declared_fingerprints(const Chain& chain, const CheckOptions& o) {
+    Fingerprints actual, declared;
+    MIG_TRY(frozen_fingerprints(o.frozen_dir, actual));
+    const PluginMeta& head = chain.revisions().at(static_cast<size_t>(chain.index_of(chain.head())));
+    MIG_TRY(declared_fingerprints(head, declared));
+    if (declared == actual) return Status::ok();
+    const std::string fix = fmt::format(
+        "Fix: {}run scripts/new-migration NAME (`migrator new NAME --models {} --frozen {}`), which writes "
+        "a migration that declares them{}. Only if the head revision {} is unreleased and already "
+        "migrates stored values to these schemas, update its declaration instead:\n{}",
+        declared.empty() ? "" : "a frozen schema changed without a migration: restore it, or ",
+        o.models_dir.empty() ? "DIR" : o.models_dir, o.frozen_dir,
+        declared.empty() ? "" : " (with a blob migration stub per changed model)", head.revision,
+        actual.empty() ? std::string("(remove MIGRATOR_FROZEN_SCHEMAS)") : sdk_declaration(actual));
+    if (declared.empty()) {
+        std::vector<std::string> models;
+        for (const auto& [model, digest] : actual) models.push_back(model);
+        return {Code::migration_failed,
+                fmt::format("the head revision {} declares no frozen schema fingerprints (mig_plugin_v1."
+                            "frozen_schemas: built against ABI 1.0, or without MIGRATOR_FROZEN_SCHEMAS), but "
+                            "'{}' has {} frozen schema(s): {}\n{}",
+                            head.revision, o.frozen_dir, actual.size(),
+                            fmt::join(models, ", "), fix)};
+    }
+    std::string text;
+    for (const auto& [model, digest] : actual) {
+        auto it = declared.find(model);
+        if (it == declared.end())
+            text += fmt::format("  model {}: not declared; frozen schema {} is {}\n", model,
+                                (fs::path(o.frozen_dir) / (model + ".json")).string(), digest);
+        else if (it->second != digest)
+            text += fmt::format("  model {}: declared {}, but frozen schema {} is {}\n", model, it->second,
+                                (fs::path(o.frozen_dir) / (model + ".json")).string(), digest);
+    }
+    for (const auto& [model, digest] : declared)
+        if (!actual.count(model))
+            text += fmt::format("  model {}: declared {}, but there is no frozen schema {}\n", model, digest,
+                                (fs::path(o.frozen_dir) / (model + ".json")).string());
+    return {Code::migration_failed,
+            fmt::format("the frozen schema fingerprints declared by the head revision {} differ from '{}':\n{}{}",
+                        head.revision, o.frozen_dir, text, fix)};
+}
+
 }  // namespace
+
+Status declared_fingerprints(const PluginMeta& meta, Fingerprints& out) {
+    LoadedPlugin p;
+    MIG_TRY(load_plugin(meta, p));
+    return parse_fingerprints(p.desc.frozen_schemas, out)
+        .with_context(fmt::format("revision {} ({}): ", meta.revision, meta.file));
+}
+
+Status cmd_fingerprints(const std::string& frozen_dir, bool cpp) {
+    std::error_code ec;
+    if (!fs::is_directory(frozen_dir, ec))
+        return {Code::usage, fmt::format("frozen schema directory '{}' does not exist", frozen_dir)};
+    Fingerprints f;
+    MIG_TRY(frozen_fingerprints(frozen_dir, f));
+    const std::string text = cpp ? sdk_declaration(f) : format_fingerprints(f);
+    if (!text.empty()) fmt::print("{}\n", text);
+    return Status::ok();
+}
 
 Status cmd_check(const GlobalOptions& g, const CheckOptions& o) {
     Chain chain;
@@ -270,12 +336,16 @@ Status cmd_check(const GlobalOptions& g, const CheckOptions& o) {
         for (const auto& e : fs::directory_iterator(o.models_dir, ec)) models += e.path().extension() == ".json";
     }
 
+    // 4. The head's declaration of the frozen schemas it was written up to.
+    if (!o.frozen_dir.empty()) MIG_TRY(check_declared_fingerprints(chain, o));
+
     for (const auto& w : warnings) spdlog::warn("{}", w);
     for (const auto& n : notes) spdlog::warn("{}", n);
     fmt::print("ok: {} revision(s) from scratch give exactly the schema of {}", chain.revisions().size(),
                o.schema_file);
     if (o.populated) fmt::print("; so do populated DBs at {} older revision(s)", populated);
     if (!o.models_dir.empty()) fmt::print("; {} JSON model(s) match their frozen schema", models);
+    if (!o.frozen_dir.empty()) fmt::print("; the head declares the fingerprints of the frozen schemas");
     fmt::print("{}\n", warnings.empty() ? "" : fmt::format(" ({} lint warning(s) above)", warnings.size()));
     return Status::ok();
 }

@@ -160,6 +160,13 @@ int main(int argc, char** argv) {
     newmig->add_flag("--allow-drop", nm.allow_drop,
                      "a table or column that disappears next to a new one is a real drop, not a rename");
     newmig->add_flag("--print", nm.dry_run, "print the plugin source instead of writing files");
+    std::string fingerprints_dir = "schemas/frozen";
+    bool fingerprints_cpp = false;
+    auto* fingerprints = app.add_subcommand(
+        "fingerprints", "print the fingerprints of a directory of frozen JSON Schemas, as the head plugin "
+                        "declares them (`check` compares the two; `new` writes the declaration)");
+    fingerprints->add_option("dir", fingerprints_dir, "frozen JSON Schemas, <Model>.json")->capture_default_str();
+    fingerprints->add_flag("--cpp", fingerprints_cpp, "print the C++ SDK's MIGRATOR_FROZEN_SCHEMAS(...) to paste");
     bool blob_down = false;
     std::string blob_table, blob_column;
     auto* blob = app.add_subcommand(
@@ -227,6 +234,7 @@ int main(int argc, char** argv) {
             st = cmd_check(g, co);
     }
     else if (*newmig) st = cmd_new(g, nm);
+    else if (*fingerprints) st = cmd_fingerprints(fingerprints_dir, fingerprints_cpp);
     else if (*blob) st = cmd_blob(g, to, blob_down, blob_table, blob_column);
     else if (*manifest) st = cmd_manifest(g, manifest_release, manifest_verify);
     if (!st && st.code() != Code::reset_performed) spdlog::error("{}", st.message());

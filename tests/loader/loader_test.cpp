@@ -16,6 +16,7 @@
 
 #include "bookkeeping.h"
 #include "chain.h"
+#include "check.h"
 #include "db.h"
 #include "discover.h"
 #include "loader.h"
@@ -490,6 +491,30 @@ TEST_CASE("loader: descriptor struct_size smaller than the 1.0 size is refused")
     auto r = run_up_cmd(dir, tmp / "app.db");
     CHECK(r.exit_code == 3);
     CHECK_THAT(r.err, Contains("small_struct.so") && Contains("struct_size"));
+}
+
+// plugin_api.h: the host copies at most struct_size bytes and reads what a 1.0 plugin lacks as
+// zero; frozen_schemas (1.1) of a 1.0 plugin declares none, whatever lies past its end.
+TEST_CASE("loader: a 1.0-size descriptor loads, its frozen_schemas (1.1) read as none") {
+    TempDir tmp;
+    const fs::path dir = plugin_dir(tmp, {fixture("single", "v1_0_size")});
+    std::vector<PluginMeta> metas;
+    migrator::LoadedPlugin lp;
+    Status st = load_single(dir, metas, lp);
+    INFO(st.message());
+    REQUIRE(st.is_ok());
+    CHECK(metas[0].abi_minor == 0u);
+    CHECK(lp.desc.struct_size == MIG_PLUGIN_V1_0_SIZE);
+    CHECK(lp.desc.frozen_schemas == nullptr);
+    migrator::Fingerprints declared{{"stale", "entry"}};
+    st = migrator::declared_fingerprints(metas[0], declared);
+    INFO(st.message());
+    CHECK(st.is_ok());
+    CHECK(declared.empty());
+
+    auto r = run_up_cmd(dir, tmp / "app.db");
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
 }
 
 TEST_CASE("loader: descriptor that disagrees with its note is refused") {
