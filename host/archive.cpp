@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "discover.h"
+#include "sha256.h"
 
 namespace migrator {
 namespace fs = std::filesystem;
@@ -19,36 +20,25 @@ namespace {
 
 constexpr const char* kManifest = "MANIFEST";
 
-// FNV-1a 64 over the file: a corruption check (see archive.h for the trust model).
-bool content_hash(const fs::path& p, std::uint64_t& out, std::uint64_t& size) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) return false;
-    std::uint64_t h = 14695981039346656037ull;
-    size = 0;
-    char buf[65536];
-    while (in) {
-        in.read(buf, sizeof buf);
-        const auto n = static_cast<size_t>(in.gcount());
-        for (size_t i = 0; i < n; ++i) {
-            h ^= static_cast<unsigned char>(buf[i]);
-            h *= 1099511628211ull;
-        }
-        size += n;
-    }
-    out = h;
+struct Entry {
+    std::uint64_t size = 0;
+    std::string sha256;
+};
+
+bool content_hash(const fs::path& p, Entry& e) {
+    std::error_code ec;
+    const auto size = fs::file_size(p, ec);
+    if (ec || !sha256_file(p.string(), e.sha256)) return false;
+    e.size = size;
     return true;
 }
-
-struct Entry {
-    std::uint64_t size = 0, hash = 0;
-};
 
 std::map<std::string, Entry> read_manifest(const fs::path& dir) {
     std::map<std::string, Entry> m;
     std::ifstream in(dir / kManifest);
     std::string name;
     Entry e;
-    while (in >> name >> e.size >> std::hex >> e.hash >> std::dec) m[name] = e;
+    while (in >> name >> e.size >> e.sha256) m[name] = e;
     return m;
 }
 
@@ -71,7 +61,7 @@ void archive_plugins(const std::string& db_path, const std::vector<const PluginM
         const fs::path tmp = dst.string() + ".tmp";
         fs::copy_file(src, tmp, fs::copy_options::overwrite_existing, ec);
         Entry e;
-        if (ec || !content_hash(tmp, e.hash, e.size)) {
+        if (ec || !content_hash(tmp, e)) {
             spdlog::warn("could not archive plugin '{}' in '{}': {}", src.string(), dir.string(), ec.message());
             fs::remove(tmp, ec);
             continue;
@@ -86,7 +76,7 @@ void archive_plugins(const std::string& db_path, const std::vector<const PluginM
     const fs::path tmp = dir / (std::string(kManifest) + ".tmp");
     {
         std::ofstream out(tmp, std::ios::trunc);
-        for (const auto& [name, e] : manifest) out << name << ' ' << e.size << ' ' << std::hex << e.hash << std::dec << '\n';
+        for (const auto& [name, e] : manifest) out << name << ' ' << e.size << ' ' << e.sha256 << '\n';
     }
     ::chmod(tmp.c_str(), 0600);
     fs::rename(tmp, dir / kManifest, ec);
@@ -106,12 +96,13 @@ Status extend_with_archive(const std::string& db_path, const std::string& plugin
         const std::string name = fs::path(m.file).filename().string();
         auto it = manifest.find(name);
         Entry e;
-        if (it == manifest.end() || !content_hash(m.file, e.hash, e.size) || e.size != it->second.size ||
-            e.hash != it->second.hash)
+        if (it == manifest.end() || !content_hash(m.file, e) || e.size != it->second.size ||
+            e.sha256 != it->second.sha256)
             return {Code::plugin_set_invalid,
                     fmt::format("archived plugin '{}' is not the file that was archived (missing from "
                                 "or different from {}/{}); it will not be loaded",
                                 m.file, dir.string(), kManifest)};
+        m.sha256 = e.sha256;  // checked again right before it is loaded (manifest.h)
         all.push_back(std::move(m));
         ++added;
     }

@@ -21,8 +21,9 @@ const char* kExitCodes = R"(Exit codes:
   1    migration failed: a revision returned an error or violated a constraint; the
        transaction was rolled back (with --commit-each: back to the last good revision)
   2    usage: bad command line, unknown target revision
-  3    plugin set invalid: unsafe/corrupt/duplicate/missing plugin, broken chain, or an
-       applied revision whose checksum changed; nothing was written
+  3    plugin set invalid: unsafe/corrupt/duplicate/missing plugin, broken chain, an
+       applied revision whose checksum changed, or a file unlisted in or different from
+       the release manifest (MANIFEST.json); nothing was written
   4    database is newer than this app: it is at a revision the plugin set does not know
   5    database busy: another process held it past --busy-timeout; nothing was written
   6    database error: cannot open, read or write it (missing, read-only, corrupt, disk full)
