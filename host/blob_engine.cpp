@@ -28,7 +28,6 @@ struct Row {
     std::string out;
     std::string err;
     int schema = -1;  // JsonSchema::Result, -1 when not validated
-    std::string schema_why;
 };
 
 // One batch: the input bytes of all its rows in one buffer, plus per-row results. Buffers
@@ -56,6 +55,12 @@ mig_status sink_write(void* ctx, const char* data, size_t len) {
     return MIG_OK;
 }
 
+// The value a transformed row holds after the migration.
+std::string_view migrated_value(const Batch& b, const Row& r) {
+    return r.result == MIG_BLOB_CHANGED ? std::string_view(r.out)
+                                        : std::string_view(b.input.data() + r.in_off, r.in_len);
+}
+
 void transform_rows(Batch& b, std::atomic<std::size_t>& next, mig_blob_fn fn, std::size_t limit,
                     const JsonSchema* schema) {
     std::array<char, kErrCap> err{};
@@ -78,11 +83,8 @@ void transform_rows(Batch& b, std::atomic<std::size_t>& next, mig_blob_fn fn, st
                                : fmt::format("row error (status {}, no message)", r.result);
                 r.out.clear();
             } else if (schema) {
-                const std::string_view value = r.result == MIG_BLOB_CHANGED
-                                                   ? std::string_view(r.out)
-                                                   : std::string_view(b.input.data() + r.in_off, r.in_len);
-                r.schema_why.clear();
-                r.schema = static_cast<int>(schema->validate(value, r.schema_why));
+                // No words here: only the few reported rows need them (see tally).
+                r.schema = static_cast<int>(schema->check(migrated_value(b, r)));
             }
         }
     }
@@ -274,8 +276,13 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
                     const auto res = static_cast<JsonSchema::Result>(r.schema);
                     if (res != JsonSchema::Result::valid) {
                         ++(res == JsonSchema::Result::invalid ? stats.schema_invalid : stats.schema_unparsable);
-                        if (stats.schema_errors.size() < opts.max_reported_errors)
-                            stats.schema_errors.push_back({r.rowid, r.schema_why});
+                        // Validated again for the words, here on the main thread: at most
+                        // max_reported_errors rows per blob column.
+                        if (stats.schema_errors.size() < opts.max_reported_errors) {
+                            std::string why;
+                            opts.schema->validate(migrated_value(b, r), why);
+                            stats.schema_errors.push_back({r.rowid, std::move(why)});
+                        }
                     }
                 }
             } else {
