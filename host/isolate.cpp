@@ -62,9 +62,36 @@ private:
 
 }  // namespace
 
+// SIGINT/SIGTERM stay blocked from before fork() until each side is ready for them: the parent
+// until it forwards them, the child until its handlers are back to the defaults. A signal in
+// between is held, not lost, and not handled by the wrong handler.
+class BlockStopSignals {
+public:
+    BlockStopSignals() {
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGINT);
+        sigaddset(&s, SIGTERM);
+        ::pthread_sigmask(SIG_BLOCK, &s, &old_);
+    }
+    ~BlockStopSignals() { release(); }
+    void release() {
+        if (released_) return;
+        released_ = true;
+        ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    BlockStopSignals(const BlockStopSignals&) = delete;
+    BlockStopSignals& operator=(const BlockStopSignals&) = delete;
+
+private:
+    sigset_t old_;
+    bool released_ = false;
+};
+
 ChildOutcome run_isolated(const std::function<Status()>& work) {
     ChildOutcome out;
     int fds[2];
+    BlockStopSignals blocked;
     if (::pipe2(fds, O_CLOEXEC) != 0) {
         out.status = {Code::db_error, fmt::format("cannot create a pipe: {}", std::strerror(errno))};
         return out;
@@ -84,6 +111,7 @@ ChildOutcome run_isolated(const std::function<Status()>& work) {
         // cancel-on-signal handling around the migration.
         std::signal(SIGINT, SIG_DFL);
         std::signal(SIGTERM, SIG_DFL);
+        blocked.release();
         Status st = work();
         // "<exit code>\n<message>": the code carries the failure class.
         write_all(fds[1], fmt::format("{}\n{}", exit_code(st.code()), st.message()));
@@ -95,6 +123,7 @@ ChildOutcome run_isolated(const std::function<Status()>& work) {
     }
     ::close(fds[1]);
     ForwardSignals forward(pid);
+    blocked.release();  // a signal held since fork() is forwarded now
     std::string msg;
     char buf[4096];
     while (true) {
@@ -111,6 +140,15 @@ ChildOutcome run_isolated(const std::function<Status()>& work) {
         out.signal = WTERMSIG(wstatus);
         // SIGKILL comes from outside (the OOM killer, an operator), not from the plugin's own
         // bug: an environment problem the next start retries, with its own exit code.
+        // SIGINT/SIGTERM (ours, forwarded, before the work's own cancel handling was in place):
+        // a cancel, rolled back like one; never a crash, which `start` would answer with a reset.
+        if (out.signal == SIGINT || out.signal == SIGTERM) {
+            out.signal = 0;
+            out.status = {Code::cancelled, fmt::format("cancelled by signal {} ({}) before the migration could handle it; "
+                                                       "rolled back",
+                                                       WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)))};
+            return out;
+        }
         if (out.signal == SIGKILL)
             out.status = {Code::killed,
                           fmt::format("the migration process was killed by signal {} ({}: out of memory, "

@@ -403,6 +403,40 @@ TEST_CASE("cli: exit 130 when SIGINT or SIGTERM arrives during a revision, rolle
   }
 }
 
+// Regression: a stop signal forwarded to `start`'s child before the child's cancel handling was
+// in place killed the child; the parent took that for a crash of the migration and answered it
+// with a backup and a reset (exit 8, the app started empty). Signals are now held across the
+// fork, and a child killed by SIGINT/SIGTERM is a cancel (130). Sent at spread-out moments
+// from "just spawned" on: whatever the moment, never a reset and nothing written.
+TEST_CASE("cli: start_stop_signal_at_any_moment_is_a_cancel_never_a_reset") {
+    for (int attempt = 0; attempt < 30; ++attempt) {
+        for (int sig : {SIGINT, SIGTERM}) {
+            Workspace w(fixture_set("cancel"));
+            REQUIRE(w.run("up --to c0001_first").exit_code == 0);
+            const std::string before = w.bytes();
+            ::setenv("MIGRATOR_TEST_CANCEL_MARKER", (w.tmp / "started").c_str(), 1);
+            const pid_t pid = spawn_migrator({"--db", w.db.string(), "--plugins", w.plugins.string(), "start"},
+                                             w.tmp / "out", w.tmp / "err");
+            ::unsetenv("MIGRATOR_TEST_CANCEL_MARKER");
+            REQUIRE(pid > 0);
+            // 0..29 ms in 1 ms steps: before the fork, around it, in the child's set-up.
+            const struct timespec delay {0, attempt * 1'000'000L};
+            ::nanosleep(&delay, nullptr);
+            REQUIRE(::kill(pid, sig) == 0);
+            int status = 0;
+            REQUIRE(::waitpid(pid, &status, 0) == pid);
+            const std::string err = testing::read_file(w.tmp / "err");
+            INFO("attempt " << attempt << ", signal " << sig << ": " << err);
+            // Before the fork the parent has no handler yet: it dies of the signal, having only read.
+            if (WIFSIGNALED(status)) CHECK(WTERMSIG(status) == sig);
+            else CHECK(WEXITSTATUS(status) == 130);
+            CHECK_FALSE(fs::exists(w.db.string() + ".backups"));
+            CHECK(recorded_revision(w.db) == "c0001_first");
+            CHECK(w.bytes() == before);
+        }
+    }
+}
+
 TEST_CASE("cli: MIGRATOR_DB and MIGRATOR_PLUGINS stand in for --db and --plugins") {
     Workspace w(testing::reference_plugins());
     const std::string env = "MIGRATOR_DB=" + q(w.db) + " MIGRATOR_PLUGINS=" + q(w.plugins);
