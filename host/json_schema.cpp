@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <stdexcept>
@@ -139,14 +140,15 @@ JsonSchema::Result JsonSchema::run(std::string_view json, std::string* why) cons
     }
     // Validator keeps per-instance regex caches: one per call keeps this thread-safe.
     valijson::Validator validator;
-    valijson::ValidationResults results;
+    // Made only for words: its std::deque allocates on construction.
+    std::optional<valijson::ValidationResults> results;
     valijson::adapters::RapidJsonAdapter target(doc);
     try {
         // Without a results object valijson stops at the first failure and keeps no error
         // context: the common, valid case costs less; a failure is validated again for words.
         if (validator.validate(impl_->schema, target, nullptr)) return Result::valid;
         if (!why) return Result::invalid;
-        validator.validate(impl_->schema, target, &results);
+        validator.validate(impl_->schema, target, &results.emplace());
     } catch (const std::exception& e) {
         if (why) *why = fmt::format("validation error: {}", e.what());
         return Result::invalid;
@@ -154,7 +156,7 @@ JsonSchema::Result JsonSchema::run(std::string_view json, std::string* why) cons
     // The deepest failure says what is wrong; the ones around it only say where.
     valijson::ValidationResults::Error err, last;
     bool any = false;
-    while (results.popError(err)) {
+    while (results->popError(err)) {
         if (!any || err.context.size() > last.context.size()) last = err;
         any = true;
     }
