@@ -124,6 +124,11 @@ Status call_sql_step(Db& db, const LoadedPlugin& p, Direction dir, const std::at
                        : rc == MIG_ERROR           ? "failed"
                                                    : "returned an unknown status";
     Code code = rc == MIG_CANCELLED ? Code::cancelled : Code::migration_failed;
+    // Once a cancel is requested every host call answers MIG_CANCELLED, and a plugin may turn
+    // that into any failure (SDKs before 1.1 threw it as a plain error). A failure after a
+    // cancel request is the cancel: rolled back and reported as such, never a migration
+    // failure that `start` would answer with a reset.
+    if (code == Code::migration_failed && cancel.load()) code = Code::cancelled;
     // An environment problem surfacing through the plugin (disk full, read-only, busy) is
     // not the migration's fault: keep its class so callers don't, e.g., reset over it.
     int ext = sqlite3_extended_errcode(db.get());

@@ -1,5 +1,9 @@
 // Chain behaviour, through the real binary: what a run leaves in the database file.
 #include <fstream>
+
+// The SDK header, for its exception-to-status rules (not to build a plugin here).
+#define MIGRATOR_SOURCE_CHECKSUM "not-a-plugin"
+#include <migrator/plugin.hpp>
 #include <catch2/catch.hpp>
 
 #include "chain_support.h"
@@ -554,4 +558,18 @@ TEST_CASE("chain: FOREIGN_KEYS_OFF with NO_TRANSACTION cannot leave a dangling r
     const bool refused_up_front = r.exit_code == 3;
     if (refused_up_front) CHECK(Sqlite(w.db, SQLITE_OPEN_READONLY).rows("PRAGMA foreign_key_check").empty());
     else CHECK(contains(r.err, "foreign key"));
+}
+
+// Regression: the C++ SDK turned a host call answered with MIG_CANCELLED (a cancel requested
+// before the plugin's next exec) into migrator::Error, i.e. MIG_ERROR; the host took the
+// cancel for a failing migration, which `start` answers with a reset.
+TEST_CASE("chain: sdk_cancelled_host_call_stays_a_cancel") {
+    CHECK_THROWS_AS(migrator::detail::throw_status(MIG_CANCELLED, "cancelled by the operator"), migrator::Cancelled);
+    CHECK_THROWS_AS(migrator::detail::throw_status(MIG_ERROR, "no such table: x"), migrator::Error);
+    mig_error_buf buf{};
+    char text[64] = {};
+    buf.data = text;
+    buf.cap = sizeof text;
+    const mig_status st = migrator::guard(&buf, [] { migrator::detail::throw_status(MIG_CANCELLED, nullptr); });
+    CHECK(st == MIG_CANCELLED);
 }

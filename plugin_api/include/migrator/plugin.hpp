@@ -50,6 +50,11 @@ public:
 };
 
 namespace detail {
+// A failed host call as an exception: a cancel stays a cancel (MIG_CANCELLED), not an error.
+[[noreturn]] inline void throw_status(mig_status s, const char* msg) {
+    if (s == MIG_CANCELLED) throw Cancelled();
+    throw Error(msg != nullptr ? msg : "host call failed");
+}
 // Copies msg into the host's buffer, truncating on a UTF-8 boundary so the host never sees
 // half a code point, and always NUL-terminating.
 inline void write_error(mig_error_buf* err, std::string_view msg) noexcept {
@@ -127,7 +132,7 @@ public:
         mig_status s = host_->step(stmt_);
         if (s == MIG_ROW) return true;
         if (s == MIG_DONE) return false;
-        throw Error(host_->errmsg(host_->ctx));
+        detail::throw_status(s, host_->errmsg(host_->ctx));
     }
     // Runs the statement to completion, ignoring rows.
     void run() {
@@ -152,7 +157,7 @@ private:
     friend class Host;
     Statement(const mig_host_v1* host, mig_stmt* stmt) : host_(host), stmt_(stmt) {}
     Statement& check(mig_status s) {
-        if (s != MIG_OK) throw Error(host_->errmsg(host_->ctx));
+        if (s != MIG_OK) detail::throw_status(s, host_->errmsg(host_->ctx));
         return *this;
     }
     void close() noexcept {
@@ -173,14 +178,14 @@ public:
 
     // Runs one or more ;-separated statements; throws migrator::Error on failure.
     void exec(const char* sql) {
-        if (h_->exec(h_->ctx, sql) != MIG_OK) throw Error(h_->errmsg(h_->ctx));
+        if (mig_status s = h_->exec(h_->ctx, sql); s != MIG_OK) detail::throw_status(s, h_->errmsg(h_->ctx));
     }
     void exec(const std::string& sql) { exec(sql.c_str()); }
 
     Statement prepare(std::string_view sql) {
         mig_stmt* s = nullptr;
-        if (h_->prepare(h_->ctx, sql.data(), sql.size(), &s) != MIG_OK)
-            throw Error(h_->errmsg(h_->ctx));
+        if (mig_status rc = h_->prepare(h_->ctx, sql.data(), sql.size(), &s); rc != MIG_OK)
+            detail::throw_status(rc, h_->errmsg(h_->ctx));
         return Statement(h_, s);
     }
 
