@@ -139,13 +139,13 @@ Status run(const GlobalOptions& g, Context& ctx, const Plan& plan, bool commit_e
 
 }  // namespace
 
-Status migrate_up(const GlobalOptions& g, const Chain& chain, const std::string& to, bool commit_each) {
+Status migrate_up(const GlobalOptions& g, Chain chain, const std::string& to, bool commit_each) {
     // No --to: head. "--to base": base. Checked before the DB file is created.
     const std::string target = to.empty() ? chain.head() : resolve_rev(to);
     if (chain.position(target) < 0)
         return {Code::usage, fmt::format("unknown target revision '{}' (see `migrator plugins`)", to)};
     Context ctx;
-    ctx.chain = chain;
+    ctx.chain = std::move(chain);
     MIG_TRY(open_db(g, Db::Mode::create, ctx));
     Plan plan;
     MIG_TRY(plan_up(ctx.chain, ctx.state.current, target, plan));
@@ -158,7 +158,7 @@ Status cmd_up(const GlobalOptions& g, const std::string& to, bool commit_each) {
     MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
     Chain chain;
     MIG_TRY(load_chain(g, chain));
-    return migrate_up(g, chain, to, commit_each);
+    return migrate_up(g, std::move(chain), to, commit_each);
 }
 
 Status cmd_down(const GlobalOptions& g, const std::string& to, bool commit_each) {

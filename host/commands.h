@@ -55,7 +55,9 @@ Status load_chain(const GlobalOptions& g, Chain& chain);
 
 // Opens (creating) g.db, plans `up` to `to` ("" = head) along `chain` and runs it, printing
 // the report. Takes no lock: callers do. Used by `up` and by the isolated child of `start`.
-Status migrate_up(const GlobalOptions& g, const Chain& chain, const std::string& to, bool commit_each);
+// `chain` by value: callers that are done with theirs move it (a copy is a copy of every
+// plugin's metadata, on the start-up path).
+Status migrate_up(const GlobalOptions& g, Chain chain, const std::string& to, bool commit_each);
 
 Status cmd_up(const GlobalOptions& g, const std::string& to, bool commit_each);
 Status cmd_down(const GlobalOptions& g, const std::string& to, bool commit_each);

@@ -7,7 +7,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <map>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -68,7 +69,7 @@ Status read_release_manifest(const std::string& dir, ReleaseManifest& out, bool&
     }
     simdjson::dom::array plugins;
     if (doc["plugins"].get(plugins)) return bad_manifest(out.path, "\"plugins\" must be an array", dir);
-    std::map<std::string, size_t> by_revision;
+    out.entries.reserve(plugins.size());
     for (simdjson::dom::element e : plugins) {
         ManifestEntry m;
         std::string_view file, revision, sha;
@@ -84,14 +85,21 @@ Status read_release_manifest(const std::string& dir, ReleaseManifest& out, bool&
             return bad_manifest(out.path, fmt::format("plugins[{}].revision '{}' is not a revision id", n, m.revision), dir);
         if (!is_sha256_hex(m.sha256))
             return bad_manifest(out.path, fmt::format("plugins[{}].sha256 of '{}' is not 64 lower-case hex digits", n, m.file), dir);
-        if (!by_revision.emplace(m.revision, n).second)
-            return bad_manifest(out.path, fmt::format("revision '{}' is listed twice", m.revision), dir);
         out.entries.push_back(std::move(m));
     }
-    std::sort(out.entries.begin(), out.entries.end(), [](const auto& a, const auto& b) { return a.file < b.file; });
+    // `migrator manifest` writes entries sorted by file: then sorting is a check.
+    auto by_file = [](const ManifestEntry& a, const ManifestEntry& b) { return a.file < b.file; };
+    if (!std::is_sorted(out.entries.begin(), out.entries.end(), by_file))
+        std::sort(out.entries.begin(), out.entries.end(), by_file);
     for (size_t i = 1; i < out.entries.size(); ++i)
         if (out.entries[i].file == out.entries[i - 1].file)
             return bad_manifest(out.path, fmt::format("file '{}' is listed twice", out.entries[i].file), dir);
+    std::vector<std::string_view> revisions;
+    revisions.reserve(out.entries.size());
+    for (const auto& e : out.entries) revisions.push_back(e.revision);
+    std::sort(revisions.begin(), revisions.end());
+    if (auto d = std::adjacent_find(revisions.begin(), revisions.end()); d != revisions.end())
+        return bad_manifest(out.path, fmt::format("revision '{}' is listed twice", *d), dir);
     return Status::ok();
 }
 
@@ -106,32 +114,54 @@ Status apply_release_manifest(const std::string& dir, bool required, std::vector
                             "the plugins cannot be verified; {}",
                             dir, kReleaseManifestName, regenerate_hint(dir))};
     }
-    std::map<std::string_view, const ManifestEntry*> listed;
-    for (const auto& e : m.entries) listed.emplace(e.file, &e);
-    for (auto& meta : metas) {
-        const std::string name = fs::path(meta.file).filename().string();
-        auto it = listed.find(name);
-        if (it == listed.end())
+    // Both sides are sorted by file name (discover() sorts its listing): one merge walk, no
+    // per-plugin allocation, since every start-up runs this for every plugin.
+    auto name_of = [](const std::string& path) {
+        const size_t slash = path.rfind('/');
+        return std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1);
+    };
+    const bool sorted = std::is_sorted(metas.begin(), metas.end(), [&](const PluginMeta& a, const PluginMeta& b) {
+        return name_of(a.file) < name_of(b.file);
+    });
+    std::vector<PluginMeta*> by_name;
+    by_name.reserve(metas.size());
+    for (auto& meta : metas) by_name.push_back(&meta);
+    if (!sorted)
+        std::sort(by_name.begin(), by_name.end(),
+                  [&](const PluginMeta* a, const PluginMeta* b) { return name_of(a->file) < name_of(b->file); });
+    size_t e = 0;
+    for (PluginMeta* meta : by_name) {
+        const std::string_view name = name_of(meta->file);
+        while (e < m.entries.size() && m.entries[e].file < name) ++e;  // listed, not present: below
+        if (e == m.entries.size() || m.entries[e].file != name)
             return {Code::plugin_set_invalid,
                     fmt::format("plugin file '{}' (revision '{}') is not listed in the release manifest '{}': it "
                                 "is not part of this release (left over from another one, or added by hand). "
                                 "Remove it; if it belongs to the release, {}",
-                                meta.file, meta.revision, m.path, regenerate_hint(dir))};
-        if (it->second->revision != meta.revision)
+                                meta->file, meta->revision, m.path, regenerate_hint(dir))};
+        const ManifestEntry& entry = m.entries[e++];
+        if (entry.revision != meta->revision)
             return {Code::plugin_set_invalid,
                     fmt::format("plugin file '{}' declares revision '{}' but the release manifest '{}' lists it "
                                 "as '{}'; {}",
-                                meta.file, meta.revision, m.path, it->second->revision, regenerate_hint(dir))};
-        meta.sha256 = it->second->sha256;
-        listed.erase(it);
+                                meta->file, meta->revision, m.path, entry.revision, regenerate_hint(dir))};
+        meta->sha256 = entry.sha256;
     }
-    if (!listed.empty()) {
-        const ManifestEntry& e = *listed.begin()->second;
-        return {Code::plugin_set_invalid,
-                fmt::format("the release manifest '{}' lists '{}' (revision '{}'), which is not in '{}'{}: the "
-                            "release is incomplete; reinstall the release package",
-                            m.path, e.file, e.revision, dir,
-                            listed.size() > 1 ? fmt::format(" (and {} more)", listed.size() - 1) : std::string())};
+    if (m.entries.size() != metas.size()) {
+        // Every present file matched one entry, so some entries have no file.
+        const size_t missing = m.entries.size() - metas.size();
+        size_t j = 0;
+        for (const auto& entry : m.entries) {
+            if (j < by_name.size() && name_of(by_name[j]->file) == entry.file) {
+                ++j;
+                continue;
+            }
+            return {Code::plugin_set_invalid,
+                    fmt::format("the release manifest '{}' lists '{}' (revision '{}'), which is not in '{}'{}: the "
+                                "release is incomplete; reinstall the release package",
+                                m.path, entry.file, entry.revision, dir,
+                                missing > 1 ? fmt::format(" (and {} more)", missing - 1) : std::string())};
+        }
     }
     return Status::ok();
 }

@@ -1,7 +1,7 @@
 #include "plan.h"
 
-#include <map>
-#include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -36,7 +36,9 @@ Status build_chain(std::vector<PluginMeta> metas, Chain& out) {
     if (metas.empty())
         return invalid("no plugins found: the plugin directory holds no *.so migration plugins");
 
-    std::map<std::string, size_t> by_id;
+    // Keys view the metas' own strings (no copies: start-up builds this for every plugin).
+    std::unordered_map<std::string_view, size_t> by_id;
+    by_id.reserve(metas.size());
     for (size_t i = 0; i < metas.size(); ++i) {
         auto [it, inserted] = by_id.emplace(metas[i].revision, i);
         if (!inserted)
@@ -45,7 +47,8 @@ Status build_chain(std::vector<PluginMeta> metas, Chain& out) {
                 "plugin",
                 metas[i].revision, metas[it->second].file, metas[i].file));
     }
-    std::map<std::string, size_t> child_of;  // parent id -> index of its child
+    std::unordered_map<std::string_view, size_t> child_of;  // parent id -> index of its child
+    child_of.reserve(metas.size());
     std::vector<size_t> roots;
     for (size_t i = 0; i < metas.size(); ++i) {
         const auto& m = metas[i];
@@ -80,26 +83,30 @@ Status build_chain(std::vector<PluginMeta> metas, Chain& out) {
         return invalid(fmt::format("more than one root revision: '{}' ('{}') and '{}' ('{}')",
                                    metas[roots[0]].revision, metas[roots[0]].file,
                                    metas[roots[1]].revision, metas[roots[1]].file));
-    std::vector<PluginMeta> ordered;
-    ordered.reserve(metas.size());
+    std::vector<size_t> order;
+    order.reserve(metas.size());
     size_t cur = roots[0];
     while (true) {
-        ordered.push_back(metas[cur]);
-        auto it = child_of.find(ordered.back().revision);
+        order.push_back(cur);
+        auto it = child_of.find(metas[cur].revision);
         if (it == child_of.end()) break;
         cur = it->second;
     }
-    if (ordered.size() != metas.size()) {
-        std::set<std::string> reached;
-        for (const auto& m : ordered) reached.insert(m.revision);
-        for (const auto& m : metas)
-            if (!reached.count(m.revision))
+    if (order.size() != metas.size()) {
+        std::vector<bool> reached(metas.size());
+        for (size_t i : order) reached[i] = true;
+        for (size_t i = 0; i < metas.size(); ++i)
+            if (!reached[i])
                 return invalid(fmt::format(
                     "cycle: revision '{}' ('{}', parent '{}') is not reachable from the root '{}'",
-                    m.revision, m.file, m.parent, ordered.front().revision));
+                    metas[i].revision, metas[i].file, metas[i].parent, metas[order.front()].revision));
     }
+    std::vector<PluginMeta> ordered;
+    ordered.reserve(metas.size());
+    for (size_t i : order) ordered.push_back(std::move(metas[i]));
     out.revs_ = std::move(ordered);
     out.index_.clear();
+    out.index_.reserve(out.revs_.size());
     for (size_t i = 0; i < out.revs_.size(); ++i) out.index_.emplace(out.revs_[i].revision, static_cast<int>(i));
     return Status::ok();
 }
