@@ -154,10 +154,12 @@ Status migrate_up(const GlobalOptions& g, Chain chain, const std::string& to, bo
 
 Status cmd_up(const GlobalOptions& g, const std::string& to, bool commit_each) {
     if (g.db.empty()) return {Code::usage, "no database: pass --db PATH or set MIGRATOR_DB"};
-    MigrationLock lock;
-    MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
+    // The plugin set first: a wrong --plugins is refused without creating the lock file next
+    // to the database (reading plugins needs no lock).
     Chain chain;
     MIG_TRY(load_chain(g, chain));
+    MigrationLock lock;
+    MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
     return migrate_up(g, std::move(chain), to, commit_each);
 }
 

@@ -42,7 +42,9 @@ int main(int argc, char** argv) {
     using namespace migrator;
     CLI::App app{"migrator: applies compiled, versioned migration plugins to a SQLite database"};
     app.set_version_flag("--version", kVersion);
-    app.require_subcommand(1);
+    // At most one command; "none" and "unknown" are told apart after parsing (CLI11 would say
+    // "A subcommand is required" to a mistyped command name too).
+    app.require_subcommand(0, 1);
     app.fallthrough();
     app.footer(kExitCodes);
 
@@ -189,11 +191,32 @@ int main(int argc, char** argv) {
     manifest->add_flag("--verify", manifest_verify,
                        "check instead of writing: every file listed, none missing, every SHA-256 equal (exit 3 if not)");
 
+    // Only the top level keeps what it does not know, to name it below; subcommands were
+    // created before this and stay strict.
+    app.allow_extras();
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         int rc = app.exit(e);
         return rc == 0 ? 0 : exit_code(Code::usage);
+    }
+    if (app.get_subcommands().empty()) {
+        std::vector<std::string> names;
+        for (const CLI::App* sub : app.get_subcommands(nullptr)) names.push_back(sub->get_name());
+        const auto extra = app.remaining();
+        if (extra.empty())
+            fmt::print(stderr, "no command given. Commands: {}\nRun with --help for more information.\n",
+                       fmt::join(names, ", "));
+        else if (!extra.front().empty() && extra.front()[0] != '-')
+            fmt::print(stderr, "unknown command '{}'. Commands: {}\nRun with --help for more information.\n",
+                       extra.front(), fmt::join(names, ", "));
+        else
+            fmt::print(stderr, "unknown option '{}'\nRun with --help for more information.\n", extra.front());
+        return exit_code(Code::usage);
+    }
+    if (!app.remaining().empty()) {
+        fmt::print(stderr, "unexpected argument '{}'\nRun with --help for more information.\n", app.remaining().front());
+        return exit_code(Code::usage);
     }
 
     auto logger = spdlog::stderr_color_mt("migrator");

@@ -175,6 +175,31 @@ TEST_CASE("cli: exit 2 on a bad command line") {
     CHECK(contains(r.err, "no database"));
 }
 
+// Regression: a mistyped command got CLI11's "A subcommand is required", which reads as if no
+// command had been given at all.
+TEST_CASE("cli: unknown_command_is_named_with_the_list_of_commands") {
+    Workspace w(testing::reference_plugins());
+    auto r = w.run("stauts");
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, "unknown command 'stauts'"));
+    CHECK(contains(r.err, "status"));
+    CHECK(contains(r.err, "manifest"));
+    auto none = w.run("");
+    CHECK(none.exit_code == 2);
+    CHECK(contains(none.err, "no command given"));
+    auto extra = w.run("status surplus");
+    CHECK(extra.exit_code == 2);
+    CHECK(contains(extra.err, "'surplus'"));
+    // A wrong --plugins leaves nothing next to the database, not even the lock file.
+    auto bad = testing::run_migrator("--db " + q(w.db) + " --plugins " + q(w.tmp / "nope") + " up");
+    CHECK(bad.exit_code == 3);
+    CHECK_FALSE(fs::exists(w.db.string() + ".migrator-lock"));
+    auto opt = w.run("--no-such-option status");
+    CHECK(opt.exit_code == 2);
+    CHECK(contains(opt.err, "--no-such-option"));
+    CHECK_FALSE(fs::exists(w.db));
+}
+
 TEST_CASE("cli: exit 2 on an unknown target revision") {
     Workspace w(testing::reference_plugins());
     auto up = w.run("up --to 9999_no_such_revision");
