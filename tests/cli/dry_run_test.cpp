@@ -252,6 +252,53 @@ TEST_CASE("dry run: bad blobs are all counted, sampled exactly, and fail it like
     CHECK(recorded_revision(w.db) == "0004_task_status_check");
 }
 
+// The snapshot is a file copy under a read lock for rollback-journal databases, and the
+// backup API for WAL ones, whose committed rows may still be in the -wal file only.
+TEST_CASE("dry run: snapshot_of_a_wal_database_holds_the_rows_still_in_its_wal_file") {
+    Workspace w(testing::reference_plugins());
+    REQUIRE(w.run("up --to 0004_task_status_check").exit_code == 0);
+    Sqlite app(w.db);  // stays open: its WAL is never checkpointed into the file
+    app.exec("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;"
+             "INSERT INTO agent(id, name, created_at) VALUES (1, 'a', 'now');"
+             "INSERT INTO task(id, agent_id, title, created_at) VALUES (1, 1, 't', 'now');");
+    std::string sql = "BEGIN;";
+    for (int id = 1; id <= 30; ++id)
+        sql += "INSERT INTO saved_agent_message(id, task_id, created_at, data) VALUES (" + std::to_string(id) +
+               ", 1, 'now', '" + (id == 12 ? std::string("[1]") : "{\"role\":\"user\",\"content\":\"m\"}") + "');";
+    app.exec(sql + "COMMIT;");
+    REQUIRE(fs::file_size(w.db.string() + "-wal") > 0);
+    const std::string before = w.bytes();
+
+    auto js = w.run("--json up --dry-run --json-schemas " + q(kFrozen));
+    INFO(js.err);
+    CHECK(js.exit_code == 1);
+    Json j(js.out);
+    auto b = step_named(j, "0005_message_v2")["blobs"].at(0);
+    CHECK(int64_t(b["scanned"]) == 30);
+    CHECK(int64_t(b["failed"]) == 1);
+    CHECK(rowids(b["failures"].get_array()) == std::vector<std::int64_t>{12});
+    CHECK(w.bytes() == before);
+}
+
+TEST_CASE("dry run: snapshot_copy_is_consistent_while_the_app_writes") {
+    Workspace w(testing::reference_plugins());
+    populate_bad_blobs(w);
+    // A writer holding RESERVED with uncommitted rows: the snapshot (a byte copy under a
+    // SHARED lock) must hold the committed rows only, and must not block the writer's work.
+    Sqlite writer(w.db);
+    writer.exec("BEGIN IMMEDIATE; INSERT INTO saved_agent_message(id, task_id, created_at, data) "
+                "VALUES (100, 1, 'now', 'not json');");
+    auto js = w.run("--busy-timeout 200 --json up --dry-run --json-schemas " + q(kFrozen));
+    Json j(js.out);
+    auto b = step_named(j, "0005_message_v2")["blobs"].at(0);
+    CHECK(int64_t(b["scanned"]) == 55);
+    CHECK(int64_t(b["failed"]) == 3);
+    writer.exec("COMMIT");
+    // Once committed, the next rehearsal sees it.
+    Json j2(w.run("--json up --dry-run --json-schemas " + q(kFrozen)).out);
+    CHECK(int64_t(step_named(j2, "0005_message_v2")["blobs"].at(0)["failed"]) == 4);
+}
+
 TEST_CASE("dry run: a failing chain names the revision and its error and exits 1") {
     Workspace w(fixture_set("fail_sql"));
     auto r = w.run("up --dry-run");
