@@ -84,7 +84,8 @@ for n in $ns; do
     # Sealed like a shipped release (MANIFEST.json, host/manifest.h): start-up reads it every
     # time. Binaries without the `manifest` command ignore the file.
     for m in "${migrators[@]}"; do
-        if "${m#*=}" manifest --help >/dev/null 2>&1; then
+        help="$("${m#*=}" --help 2>&1 || true)"
+        if [[ $help == *$'\n  manifest '* ]]; then
             "${m#*=}" -q --plugins "$dir" manifest --release bench >/dev/null
             break
         fi

@@ -165,10 +165,11 @@ Status cmd_up(const GlobalOptions& g, const std::string& to, bool commit_each) {
 
 Status cmd_down(const GlobalOptions& g, const std::string& to, bool commit_each) {
     if (g.db.empty()) return {Code::usage, "no database: pass --db PATH or set MIGRATOR_DB"};
+    Context ctx;
+    MIG_TRY(load_chain(g, ctx.chain));  // before the lock, as in cmd_up
     MigrationLock lock;
     MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
-    Context ctx;
-    Status opened = open_context(g, Db::Mode::read_write, ctx);
+    Status opened = open_db(g, Db::Mode::read_write, ctx);
     if (opened.code() == Code::db_newer_than_app) {
         // After an app downgrade: the revisions this app does not ship may be in the archive.
         MIG_TRY(extend_with_archive(g.db, g.plugins, ctx.chain));

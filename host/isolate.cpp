@@ -112,7 +112,15 @@ ChildOutcome run_isolated(const std::function<Status()>& work) {
         std::signal(SIGINT, SIG_DFL);
         std::signal(SIGTERM, SIG_DFL);
         blocked.release();
-        Status st = work();
+        Status st;
+        try {
+            st = work();
+        } catch (const std::exception& e) {
+            // A host bug or an exhausted resource, not the migration's failure: reported as an
+            // environment problem (never answered with a reset); the transaction died with it.
+            st = {Code::db_error, fmt::format("internal error in the migration process: {}; nothing was committed",
+                                              e.what())};
+        }
         // "<exit code>\n<message>": the code carries the failure class.
         write_all(fds[1], fmt::format("{}\n{}", exit_code(st.code()), st.message()));
         ::close(fds[1]);

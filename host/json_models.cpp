@@ -128,7 +128,9 @@ Status schema_fingerprint(const std::string& path, std::string& out) {
         return {Code::usage, fmt::format("cannot read '{}': {}", path, simdjson::error_message(err))};
     std::string text;
     MIG_TRY(canonical_json(bytes, fmt::format("'{}'", path), text));
-    out = "sha256:" + sha256_hex(text);
+    std::string hex;
+    MIG_TRY(sha256_hex(text, hex));
+    out = "sha256:" + hex;
     return Status::ok();
 }
 

@@ -247,10 +247,11 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
         });
         return st;
     };
-    MigrationLock lock;
-    if (Status st = lock.acquire(g.db, g.lock_timeout_ms); !st) return finish(st);
+    // The plugin set first (it needs no lock): a refused one leaves nothing next to the DB.
     Chain chain;
     if (Status st = load_chain(g, chain); !st) return finish(st);  // plugin set: never reset
+    MigrationLock lock;
+    if (Status st = lock.acquire(g.db, g.lock_timeout_ms); !st) return finish(st);
 
     // Look at the database in this process, and let go of it before forking. A hot journal left
     // by a run that died mid-transaction is rolled back here (Db::open).

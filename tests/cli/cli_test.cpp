@@ -191,9 +191,12 @@ TEST_CASE("cli: unknown_command_is_named_with_the_list_of_commands") {
     CHECK(extra.exit_code == 2);
     CHECK(contains(extra.err, "'surplus'"));
     // A wrong --plugins leaves nothing next to the database, not even the lock file.
-    auto bad = testing::run_migrator("--db " + q(w.db) + " --plugins " + q(w.tmp / "nope") + " up");
-    CHECK(bad.exit_code == 3);
-    CHECK_FALSE(fs::exists(w.db.string() + ".migrator-lock"));
+    for (const char* command : {"up", "down --to base", "start"}) {
+        INFO(command);
+        auto bad = testing::run_migrator("--db " + q(w.db) + " --plugins " + q(w.tmp / "nope") + " " + command);
+        CHECK(bad.exit_code == 3);
+        CHECK_FALSE(fs::exists(w.db.string() + ".migrator-lock"));
+    }
     auto opt = w.run("--no-such-option status");
     CHECK(opt.exit_code == 2);
     CHECK(contains(opt.err, "--no-such-option"));

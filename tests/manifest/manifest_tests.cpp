@@ -48,9 +48,14 @@ struct Release {
 }  // namespace
 
 TEST_CASE("sha256_matches_the_fips_180_2_vectors", "[manifest]") {
-    CHECK(migrator::sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    CHECK(migrator::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    CHECK(migrator::sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
+    auto digest = [](std::string_view s) {
+        std::string out;
+        REQUIRE(migrator::sha256_hex(s, out));
+        return out;
+    };
+    CHECK(digest("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK(digest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(digest("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
           "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
     TempDir t;
     write_file(t / "m", std::string(1000000, 'a'));  // spans several read blocks
@@ -210,4 +215,25 @@ TEST_CASE("manifest_is_not_written_over_a_broken_chain", "[manifest]") {
     auto r = run_migrator("--plugins " + q(dir) + " manifest");
     CHECK(r.exit_code == 3);
     CHECK_FALSE(fs::exists(dir / "MANIFEST.json"));
+}
+
+// Regression: a digest libcrypto refused (a broken OPENSSL_CONF, no memory) threw out of the
+// host; in `start` the child aborted, and the parent took the crash for a failing migration
+// and tried a reset.
+TEST_CASE("manifest_hash_failure_is_exit_3_never_a_reset", "[manifest]") {
+    Release r;
+    REQUIRE(r.run("-q up --to 0003_agent_tools").exit_code == 0);
+    write_file(r.tmp / "bad.cnf",
+               "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
+               "[provider_sect]\nnope = nope_sect\n[nope_sect]\nmodule = /nonexistent/nope.so\nactivate = 1\n");
+    const std::string env = "OPENSSL_CONF=" + q(r.tmp / "bad.cnf");
+    const std::string before = read_file(r.db);
+    auto v = run_migrator("--plugins " + q(r.dir) + " manifest --verify", env);
+    CHECK(v.exit_code == 3);
+    CHECK(v.err.find("SHA-256") != std::string::npos);
+    auto s = run_migrator("--db " + q(r.db) + " --plugins " + q(r.dir) + " start", env);
+    INFO(s.err);
+    CHECK(s.exit_code == 3);
+    CHECK_FALSE(fs::exists(r.tmp / "app.db.backups"));
+    CHECK(read_file(r.db) == before);
 }
