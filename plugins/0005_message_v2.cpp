@@ -33,9 +33,6 @@ constexpr migrator::Blob kBlobs[] = {
 
 }  // namespace
 
-// The frozen schema this revision migrates to (`migrator fingerprints --cpp schemas/frozen`):
-// `migrator check` fails when schemas/frozen/ no longer matches the head's declaration.
-MIGRATOR_FROZEN_SCHEMAS("SavedAgentMessage sha256:e2ffeafd0ac6b6bc1e2d0fff4c0637d294feee4b7a0ed7b2caea94d976f44358")
 MIGRATOR_PLUGIN_BLOBS("0005_message_v2", "0004_task_status_check",
                       "saved_agent_message.data: SavedAgentMessage v1 -> v2", 0,
                       migrator::no_sql, migrator::no_sql, kBlobs)

@@ -896,7 +896,7 @@ TEST_CASE("autogen: migrator new prints the next plugin for an added table and c
                                    (tmp / "schema.sql").string() + "' --out '" + (tmp / "out").string() + "' --print");
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK_THAT(r.out, Contains("MIGRATOR_PLUGIN(\"0006_add_things\", \"0005_message_v2\", \"add_things\""));
+    CHECK_THAT(r.out, Contains("MIGRATOR_PLUGIN(\"0007_add_things\", \"0006_frozen_schema_fingerprints\", \"add_things\""));
     CHECK_THAT(r.out, Contains("CREATE TABLE thing"));
     CHECK_THAT(r.out, Contains("ALTER TABLE \"agent\" ADD COLUMN email TEXT"));
     CHECK(fs::is_empty(tmp / "out"));  // --print writes nothing

@@ -1,5 +1,6 @@
 // Chain behaviour, through the real binary: what a run leaves in the database file.
 #include <fstream>
+#include <set>
 
 // The SDK header, for its exception-to-status rules (not to build a plugin here).
 #define MIGRATOR_SOURCE_CHECKSUM "not-a-plugin"
@@ -27,7 +28,8 @@ const char* const kRev1 = "0001_initial";
 const char* const kRev2 = "0002_task_priority";
 const char* const kRev3 = "0003_agent_tools";
 const char* const kRev4 = "0004_task_status_check";
-const char* const kRev5 = "0005_message_v2";  // head: blob-only (saved_agent_message.data v1 -> v2)
+const char* const kRev5 = "0005_message_v2";  // blob-only (saved_agent_message.data v1 -> v2)
+const char* const kRev6 = "0006_frozen_schema_fingerprints";  // head: no SQL, declares the frozen schemas
 
 // The snapshot without `table`: for a comparison across a revision that rewrites its blobs.
 Snapshot without(Snapshot s, const std::string& table) {
@@ -182,7 +184,7 @@ TEST_CASE("chain: populated reference DB keeps every row through up/down/up roun
     // Round trip 1: 0002 -> head -> 0002.
     auto up1 = w.run("up");
     REQUIRE(up1.exit_code == 0);
-    CHECK(recorded_revision(w.db) == kRev5);
+    CHECK(recorded_revision(w.db) == kRev6);
     CHECK(without(data_0002(w.db), "saved_agent_message") == without(original, "saved_agent_message"));
     // 0005 rewrote every message to v2 (content wrapped, schema_version appended).
     CHECK(Sqlite(w.db, SQLITE_OPEN_READONLY).text("SELECT data FROM saved_agent_message WHERE id = 1") ==
@@ -205,7 +207,7 @@ TEST_CASE("chain: populated reference DB keeps every row through up/down/up roun
     // Round trip 2: up again, identical to the first time at head.
     auto up2 = w.run("up");
     REQUIRE(up2.exit_code == 0);
-    CHECK(recorded_revision(w.db) == kRev5);
+    CHECK(recorded_revision(w.db) == kRev6);
     CHECK(without(data_0002(w.db), "saved_agent_message") == without(original, "saved_agent_message"));
     CHECK(all_user_tables(w.db) == at_head);
 
@@ -218,7 +220,7 @@ TEST_CASE("chain: populated reference DB keeps every row through up/down/up roun
     // And up again from base: the full schema, empty.
     auto up3 = w.run("up");
     REQUIRE(up3.exit_code == 0);
-    CHECK(recorded_revision(w.db) == kRev5);
+    CHECK(recorded_revision(w.db) == kRev6);
     const Snapshot fresh = all_user_tables(w.db);
     CHECK(fresh.size() == at_head.size());
     for (const auto& [name, rows] : fresh) CHECK(rows.empty());
@@ -227,19 +229,19 @@ TEST_CASE("chain: populated reference DB keeps every row through up/down/up roun
         CHECK(s.rows("PRAGMA integrity_check") == Rows{{"t:ok"}});
         CHECK(s.rows("SELECT revision FROM migrator_applied ORDER BY revision") ==
               Rows{{"t:0001_initial"}, {"t:0002_task_priority"}, {"t:0003_agent_tools"}, {"t:0004_task_status_check"},
-                   {"t:0005_message_v2"}});
+                   {"t:0005_message_v2"}, {"t:0006_frozen_schema_fingerprints"}});
     }
 
     using Move = std::pair<std::string, std::string>;
     const std::vector<Move> expected = {
         {kRev1, "up"},   {kRev2, "up"},                                     // initial --to 0002
-        {kRev3, "up"},   {kRev4, "up"},   {kRev5, "up"},                    // up1
-        {kRev5, "down"}, {kRev4, "down"}, {kRev3, "down"},                  // down1
-        {kRev3, "up"},   {kRev4, "up"},   {kRev5, "up"},                    // up2
-        {kRev5, "down"}, {kRev4, "down"}, {kRev3, "down"}, {kRev2, "down"}, // to base
-        {kRev1, "down"},
+        {kRev3, "up"},   {kRev4, "up"},   {kRev5, "up"},   {kRev6, "up"},   // up1
+        {kRev6, "down"}, {kRev5, "down"}, {kRev4, "down"}, {kRev3, "down"}, // down1
+        {kRev3, "up"},   {kRev4, "up"},   {kRev5, "up"},   {kRev6, "up"},   // up2
+        {kRev6, "down"}, {kRev5, "down"}, {kRev4, "down"}, {kRev3, "down"}, // to base
+        {kRev2, "down"}, {kRev1, "down"},
         {kRev1, "up"},   {kRev2, "up"},   {kRev3, "up"},   {kRev4, "up"},   // up3
-        {kRev5, "up"},
+        {kRev5, "up"},   {kRev6, "up"},
     };
     CHECK(history_moves(w) == expected);
 }
@@ -298,7 +300,7 @@ TEST_CASE("chain: DB newer than the app exits 4 and status --json says db_newer_
         auto r = w.run(cmd);
         CHECK(r.exit_code == 4);
         CHECK(contains(r.err, "newer version of the app"));
-        CHECK(contains(r.err, kRev5));
+        CHECK(contains(r.err, kRev6));
     }
 
     auto st = w.run("--json status");
@@ -306,7 +308,7 @@ TEST_CASE("chain: DB newer than the app exits 4 and status --json says db_newer_
     Json j(st.out);
     CHECK(bool(j.root()["db_newer_than_app"]) == true);
     CHECK(bool(j.root()["at_head"]) == false);
-    CHECK(str(j.root()["current"]) == kRev5);
+    CHECK(str(j.root()["current"]) == kRev6);
     CHECK(str(j.root()["head"]) == kRev2);
 
     auto human = w.run("status");
@@ -572,4 +574,20 @@ TEST_CASE("chain: sdk_cancelled_host_call_stays_a_cancel") {
     buf.cap = sizeof text;
     const mig_status st = migrator::guard(&buf, [] { migrator::detail::throw_status(MIG_CANCELLED, nullptr); });
     CHECK(st == MIG_CANCELLED);
+}
+
+// Regression: the declaration of frozen schema fingerprints was first added to the released
+// 0005, which changed its source checksum: every database already at 0005 was refused as
+// checksum drift (exit 3) and could never start again. A released revision's source is
+// frozen; this pins the checksums (in the file names) of every released reference revision.
+// A new revision adds its line here when it is released.
+TEST_CASE("chain: released_reference_revisions_keep_their_checksums") {
+    std::set<std::string> names;
+    for (const auto& p : testing::reference_plugins()) names.insert(p.filename().string());
+    for (const char* released : {"0001_initial-ccf1ce10b8b7.so", "0002_task_priority-6468431644a6.so",
+                                 "0003_agent_tools-e6ef91e2212e.so", "0004_task_status_check-43ca1f03c6da.so",
+                                 "0005_message_v2-ec92e7b995a9.so"}) {
+        INFO(released << " (an edited released revision: revert the edit, put the change in a new revision)");
+        CHECK(names.count(released) == 1);
+    }
 }

@@ -29,7 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 using Rows = std::vector<std::vector<std::string>>;
 
-const char* const kHead = "0005_message_v2";
+const char* const kHead = "0006_frozen_schema_fingerprints";
 
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> out;
@@ -136,7 +136,7 @@ TEST_CASE("cli: exit 0 on a successful up and on nothing to do") {
     Workspace w(testing::reference_plugins());
     auto r = w.run("up");
     CHECK(r.exit_code == 0);
-    CHECK(contains(r.out, std::string("database is at ") + kHead + " (5 revision(s) applied)"));
+    CHECK(contains(r.out, std::string("database is at ") + kHead + " (6 revision(s) applied)"));
     auto again = w.run("up");
     CHECK(again.exit_code == 0);
     CHECK(contains(again.out, std::string("nothing to do: database is at ") + kHead));
@@ -378,7 +378,7 @@ TEST_CASE("cli: exit 7 from verify when the DB is behind head") {
     const std::string before = w.bytes();
     auto r = w.run("verify");
     CHECK(r.exit_code == 7);
-    CHECK(contains(r.err, "3 revision(s) behind head"));
+    CHECK(contains(r.err, "4 revision(s) behind head"));
     CHECK(w.bytes() == before);
     REQUIRE(w.run("up").exit_code == 0);
     CHECK(w.run("verify").exit_code == 0);
@@ -500,7 +500,7 @@ TEST_CASE("cli: status --json parses and matches the human status") {
         Json j(js.out);
         CHECK(bool(j.root()["exists"]) == false);
         CHECK(j.root()["current"].is_null());
-        CHECK(j.root()["pending"].get_array().size() == 5);
+        CHECK(j.root()["pending"].get_array().size() == 6);
     }
     REQUIRE(w.run("up --to 0002_task_priority").exit_code == 0);
     auto human = w.run("status");
@@ -527,7 +527,7 @@ TEST_CASE("cli: status --json parses and matches the human status") {
     std::vector<std::string> json_pending;
     for (auto p : pending) json_pending.push_back(str(p["revision"]));
     CHECK(json_pending == human_pending);
-    CHECK(json_pending == std::vector<std::string>{"0003_agent_tools", "0004_task_status_check", kHead});
+    CHECK(json_pending == std::vector<std::string>{"0003_agent_tools", "0004_task_status_check", "0005_message_v2", kHead});
 
     REQUIRE(w.run("up").exit_code == 0);
     Json at_head(w.run("--json status").out);
@@ -598,7 +598,7 @@ TEST_CASE("cli: plugins --json parses and matches the human plugin list") {
         auto hl = lines_of(human.out);
         auto arr = j.root().get_array();
         REQUIRE(hl.size() == 2 * arr.size());
-        REQUIRE(arr.size() == (std::string(set) == "reference" ? 5u : 4u));
+        REQUIRE(arr.size() == (std::string(set) == "reference" ? 6u : 4u));
         size_t i = 0;
         std::string prev;
         for (auto p : arr) {
@@ -639,7 +639,7 @@ TEST_CASE("cli: plugins --json parses and matches the human plugin list") {
             all_flags.push_back(joined);
         }
         if (std::string(set) == "reference")
-            CHECK(all_flags == std::vector<std::string>{"", "", "", "foreign_keys_off", ""});
+            CHECK(all_flags == std::vector<std::string>{"", "", "", "foreign_keys_off", "", ""});
         else
             CHECK(all_flags == std::vector<std::string>{"", "no_transaction", "irreversible", ""});
     }
@@ -668,7 +668,7 @@ TEST_CASE("cli: up --json parses and matches the human up output") {
     auto hs = parse_human_steps(human.out);
     auto steps = j.root()["steps"].get_array();
     REQUIRE(steps.size() == hs.size());
-    REQUIRE(hs.size() == 4);
+    REQUIRE(hs.size() == 5);
     size_t i = 0;
     for (auto s : steps) {
         INFO("step " << i);
@@ -684,7 +684,7 @@ TEST_CASE("cli: up --json parses and matches the human up output") {
     // history --json agrees with up --json about the steps of the same run.
     Json h(a.run("--json history").out);
     auto harr = h.root().get_array();
-    REQUIRE(harr.size() == 5);
+    REQUIRE(harr.size() == 6);
     for (size_t k = 0; k < 4; ++k) {
         CHECK(str(harr.at(k + 1)["revision"]) == str(steps.at(k)["revision"]));
         CHECK(int64_t(harr.at(k + 1)["rows_affected"]) == int64_t(steps.at(k)["rows_affected"]));

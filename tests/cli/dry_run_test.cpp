@@ -94,7 +94,7 @@ TEST_CASE("plan: a DB at an old revision lists what up would run, with flags and
 
     auto r = w.run("plan");
     REQUIRE(r.exit_code == 0);
-    CHECK(contains(r.out, "plan: up 0002_task_priority -> 0005_message_v2, 3 revision(s)"));
+    CHECK(contains(r.out, "plan: up 0002_task_priority -> 0006_frozen_schema_fingerprints, 4 revision(s)"));
     const size_t a = r.out.find("0003_agent_tools"), b = r.out.find("0004_task_status_check"),
                  c = r.out.find("0005_message_v2  ");
     CHECK(a < b);
@@ -107,9 +107,9 @@ TEST_CASE("plan: a DB at an old revision lists what up would run, with flags and
     REQUIRE(js.exit_code == 0);
     Json j(js.out);
     CHECK(str(j.root()["from"]) == "0002_task_priority");
-    CHECK(str(j.root()["to"]) == "0005_message_v2");
+    CHECK(str(j.root()["to"]) == "0006_frozen_schema_fingerprints");
     auto steps = j.root()["steps"].get_array();
-    REQUIRE(steps.size() == 3);
+    REQUIRE(steps.size() == 4);
     CHECK(str(steps.at(1)["flags"].at(0)) == "foreign_keys_off");
     CHECK(str(steps.at(2)["blobs"].at(0)["table"]) == "saved_agent_message");
     CHECK(int64_t(steps.at(2)["blobs"].at(0)["rows"]) == 2);
@@ -126,7 +126,7 @@ TEST_CASE("plan: down --to lists the revisions in reverse order") {
     Json j(js.out);
     std::vector<std::string> revs;
     for (auto s : j.root()["steps"].get_array()) revs.push_back(str(s["revision"]));
-    CHECK(revs == std::vector<std::string>{"0005_message_v2", "0004_task_status_check", "0003_agent_tools"});
+    CHECK(revs == std::vector<std::string>{"0006_frozen_schema_fingerprints", "0005_message_v2", "0004_task_status_check", "0003_agent_tools"});
     CHECK(str(j.root()["direction"]) == "down");
     CHECK(w.run("plan --down").exit_code == 2);  // --to is required going down
 }
@@ -150,14 +150,14 @@ TEST_CASE("dry run: the database file stays byte-identical and nothing is left b
     auto r = w.run("up --dry-run --scratch " + q(scratch) + " --json-schemas " + q(kFrozen));
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK(contains(r.out, "result: the real run would succeed and leave the database at 0005_message_v2"));
+    CHECK(contains(r.out, "result: the real run would succeed and leave the database at 0006_frozen_schema_fingerprints"));
     CHECK(w.bytes() == before);
     CHECK(recorded_revision(w.db) == "0002_task_priority");
     CHECK(dir_entries(w) == entries);
     CHECK(fs::is_empty(scratch));  // the snapshot is deleted
     // The real run afterwards does what the rehearsal said.
     CHECK(w.run("up").exit_code == 0);
-    CHECK(recorded_revision(w.db) == "0005_message_v2");
+    CHECK(recorded_revision(w.db) == "0006_frozen_schema_fingerprints");
 }
 
 TEST_CASE("dry run: works while another process holds a write transaction on the DB") {

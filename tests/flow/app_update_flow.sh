@@ -34,14 +34,15 @@ start >/dev/null || fail "release 1: second start"
 grep -q '"event":"finished"' "$W/events.jsonl" || fail "no finished event"
 
 # Release 2 over it: migrated at start, blobs too, history shows both runs.
-install_release 2 0001_initial 0002_task_priority 0003_agent_tools 0004_task_status_check 0005_message_v2
+install_release 2 0001_initial 0002_task_priority 0003_agent_tools 0004_task_status_check 0005_message_v2 \
+    0006_frozen_schema_fingerprints
 start >/dev/null || fail "release 2: start"
-[ "$(q 'SELECT revision FROM migrator_version')" = "0005_message_v2" ] || fail "release 2: not at head"
+[ "$(q 'SELECT revision FROM migrator_version')" = "0006_frozen_schema_fingerprints" ] || fail "release 2: not at head"
 [ "$(q 'SELECT data FROM saved_agent_message WHERE id = 1')" = \
   '{"role":"assistant","content":[{"type":"text","text":"hi"}],"tool_calls":[{"id":"c","function":"search","arguments":{"q":1}}],"schema_version":2}' ] \
   || fail "release 2: blob not migrated: $(q 'SELECT data FROM saved_agent_message WHERE id = 1')"
 [ "$(q "SELECT group_concat(revision, ',') FROM (SELECT revision FROM migrator_history WHERE direction = 'up' ORDER BY id)")" = \
-  "0001_initial,0002_task_priority,0003_agent_tools,0004_task_status_check,0005_message_v2" ] || fail "history"
+  "0001_initial,0002_task_priority,0003_agent_tools,0004_task_status_check,0005_message_v2,0006_frozen_schema_fingerprints" ] || fail "history"
 [ "$(q 'SELECT title FROM task WHERE id = 1')" = "ship it" ] || fail "task row lost"
 
 # Release 1 again (downgrade): refused with the "newer than the app" code, data untouched.

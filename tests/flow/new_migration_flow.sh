@@ -42,9 +42,9 @@ grep -q "label" <<<"$out" || fail "check does not name the new table: $out"
 # 2. Generate the migration.
 "$M" -q --plugins "$W/plugins" new task_due_dates --schema "$W/schemas/schema.sql" --out "$W/src" \
     --models "$W/schemas/models" --frozen "$W/schemas/frozen" >"$W/new.out"
-SRC="$W/src/0006_task_due_dates.cpp"
+SRC="$W/src/0007_task_due_dates.cpp"
 [ -f "$SRC" ] || fail "no plugin source written: $(cat "$W/new.out")"
-grep -q 'MIGRATOR_PLUGIN_BLOBS("0006_task_due_dates", "0005_message_v2"' "$SRC" || fail "wrong revision/parent: $(grep MIGRATOR_PLUGIN "$SRC")"
+grep -q 'MIGRATOR_PLUGIN_BLOBS("0007_task_due_dates", "0006_frozen_schema_fingerprints"' "$SRC" || fail "wrong revision/parent: $(grep MIGRATOR_PLUGIN "$SRC")"
 grep -q 'not implemented' "$SRC" || fail "no failing blob stub"
 grep -q '"saved_agent_message", "data", "SavedAgentMessage"' "$SRC" || fail "stub not on saved_agent_message.data"
 grep -q 'pinned' "$W/schemas/frozen/SavedAgentMessage.json" || fail "frozen schema not updated"
@@ -59,12 +59,12 @@ add_library(migrator_plugin_api INTERFACE)
 add_library(migrator::plugin_api ALIAS migrator_plugin_api)
 target_include_directories(migrator_plugin_api INTERFACE "$REPO/plugin_api/include")
 include("$REPO/plugin_api/cmake/MigratorPlugin.cmake")
-migrator_add_plugin(0006_task_due_dates SOURCES 0006_task_due_dates.cpp OUTPUT_DIRECTORY "$W/built")
+migrator_add_plugin(0007_task_due_dates SOURCES 0007_task_due_dates.cpp OUTPUT_DIRECTORY "$W/built")
 CM
     cmake -S "$W/src" -B "$W/build" -G Ninja >/dev/null || fail "configuring the generated plugin"
     cmake --build "$W/build" >/dev/null || fail "building the generated plugin"
-    rm -f "$W/plugins"/0006_*.so
-    cp "$W"/built/0006_task_due_dates-*.so "$W/plugins/"
+    rm -f "$W/plugins"/0007_*.so
+    cp "$W"/built/0007_task_due_dates-*.so "$W/plugins/"
     chmod -R go-w "$W/plugins"
 }
 build_plugin
@@ -89,16 +89,16 @@ check >/dev/null || fail "check still fails after the stub was written: $(check 
 
 # 5. The new revision migrates a populated DB at the old head; data intact.
 DB="$W/app.db"
-"$M" -q --db "$DB" --plugins "$W/plugins" up --to 0005_message_v2 >/dev/null
+"$M" -q --db "$DB" --plugins "$W/plugins" up --to 0006_frozen_schema_fingerprints >/dev/null
 sqlite3 "$DB" "INSERT INTO agent(id, name, created_at) VALUES (1, 'a', 'now');
   INSERT INTO task(id, agent_id, title, created_at) VALUES (7, 1, 'keep me', 'now');
   INSERT INTO saved_agent_message(id, task_id, created_at, data) VALUES (1, 7, 'now', '{\"role\":\"user\",\"content\":[],\"schema_version\":2}');"
 "$M" -q --db "$DB" --plugins "$W/plugins" up >/dev/null || fail "up to the generated revision failed"
-[ "$(sqlite3 "$DB" 'SELECT revision FROM migrator_version')" = "0006_task_due_dates" ] || fail "not at 0006"
+[ "$(sqlite3 "$DB" 'SELECT revision FROM migrator_version')" = "0007_task_due_dates" ] || fail "not at 0007"
 [ "$(sqlite3 "$DB" "SELECT title FROM task WHERE id = 7")" = "keep me" ] || fail "task row lost"
 [ "$(sqlite3 "$DB" "SELECT count(*) FROM pragma_table_info('task') WHERE name = 'due_at'")" = "1" ] || fail "no due_at"
 sqlite3 "$DB" "INSERT INTO label(task_id, name) VALUES (7, 'x')" || fail "no label table"
-"$M" -q --db "$DB" --plugins "$W/plugins" down --to 0005_message_v2 >/dev/null || fail "down failed"
+"$M" -q --db "$DB" --plugins "$W/plugins" down --to 0006_frozen_schema_fingerprints >/dev/null || fail "down failed"
 [ "$(sqlite3 "$DB" "SELECT count(*) FROM pragma_table_info('task') WHERE name = 'due_at'")" = "0" ] || fail "down kept due_at"
 [ "$(sqlite3 "$DB" "SELECT title FROM task WHERE id = 7")" = "keep me" ] || fail "task row lost going down"
 echo "ok: check fails on the change, new writes the migration, the stub fails check, then check passes and the DB migrates"

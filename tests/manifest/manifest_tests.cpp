@@ -81,7 +81,7 @@ TEST_CASE("manifest_written_release_verifies_and_migrates", "[manifest]") {
     auto up = r.run("-q --require-manifest up");
     INFO(up.err);
     CHECK(up.exit_code == 0);
-    CHECK(r.sqlite("SELECT revision FROM migrator_version") == "0005_message_v2");
+    CHECK(r.sqlite("SELECT revision FROM migrator_version") == "0006_frozen_schema_fingerprints");
 }
 
 TEST_CASE("manifest_tampered_plugin_is_refused_before_anything_loads", "[manifest]") {

@@ -88,7 +88,7 @@ TEST_CASE("frozen fingerprints: check fails naming the model when a frozen schem
     auto r = app.check();
     INFO(r.out << r.err);
     CHECK(r.exit_code == 1);
-    CHECK_THAT(r.err, Contains("0005_message_v2") && Contains("model SavedAgentMessage") &&
+    CHECK_THAT(r.err, Contains("0006_frozen_schema_fingerprints") && Contains("model SavedAgentMessage") &&
                           Contains("declared " + before) && Contains("is " + after) &&
                           Contains("scripts/new-migration") &&
                           Contains("MIGRATOR_FROZEN_SCHEMAS(\"SavedAgentMessage " + after + "\")"));
@@ -168,7 +168,7 @@ TEST_CASE("frozen fingerprints: migrator new declares the fingerprints of the fr
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     CHECK_THAT(r.out, Contains("declares 1 frozen schema fingerprint(s)"));
-    const std::string src = testing::read_file(app.tmp / "out" / "0006_pin_messages.cpp");
+    const std::string src = testing::read_file(app.tmp / "out" / "0007_pin_messages.cpp");
     auto printed_now = testing::run_migrator("fingerprints --cpp " + q(app.frozen));
     REQUIRE(printed_now.exit_code == 0);
     CHECK_THAT(src, Contains(printed_now.out.substr(0, printed_now.out.size() - 1)));  // without its newline
@@ -184,7 +184,7 @@ TEST_CASE("frozen fingerprints: migrator new declares them in a migration withou
     auto r = app.new_migration("labels", "--print");
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK_THAT(r.out, Contains("MIGRATOR_PLUGIN(\"0006_labels\""));
+    CHECK_THAT(r.out, Contains("MIGRATOR_PLUGIN(\"0007_labels\""));
     CHECK_THAT(r.out, Contains("MIGRATOR_FROZEN_SCHEMAS(\"SavedAgentMessage " +
                                fingerprint(kRepoSchemas / "frozen" / "SavedAgentMessage.json") + "\")"));
 }
@@ -195,7 +195,7 @@ TEST_CASE("frozen fingerprints: migrator new stubs a frozen schema that was edit
     auto r = app.new_migration("pin_messages", "--print");
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK_THAT(r.out, Contains("not implemented") && Contains("the frozen schema changed after 0005_message_v2") &&
+    CHECK_THAT(r.out, Contains("not implemented") && Contains("the frozen schema changed after 0006_frozen_schema_fingerprints") &&
                           Contains("\"saved_agent_message\", \"data\", \"SavedAgentMessage\""));
     CHECK_THAT(r.out, Contains(fingerprint(app.frozen / "SavedAgentMessage.json")));
 }
