@@ -4,12 +4,12 @@
 // revisions the plugin directory lacks.
 //
 // Integrity: each copy is named like its plugin (the name holds the source checksum) and
-// listed in `MANIFEST` with its size and SHA-256; a copy that does not match is refused by
-// name, and checked again right before it is loaded. Whoever can write next to the database
-// can write the database too, so this guards against truncation, bit rot and mix-ups, not an
-// attacker with the user's rights. The loader still cross-checks every descriptor against its
-// metadata note, and the applied checksum recorded in the database must match, as for any
-// plugin.
+// listed with its size and SHA-256 in `MANIFEST.sha256` (and with an FNV-1a hash in
+// `MANIFEST`, the list older hosts read); a copy that does not match is refused by name, and
+// checked again right before it is loaded. Whoever can write next to the database can write
+// the database too, so this guards against truncation, bit rot and mix-ups, not an attacker
+// with the user's rights. The loader still cross-checks every descriptor against its metadata
+// note, and the applied checksum recorded in the database must match, as for any plugin.
 #pragma once
 
 #include <string>

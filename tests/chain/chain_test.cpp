@@ -1,6 +1,7 @@
 // Chain behaviour, through the real binary: what a run leaves in the database file.
 #include <fstream>
 #include <set>
+#include <sstream>
 
 // The SDK header, for its exception-to-status rules (not to build a plugin here).
 #define MIGRATOR_SOURCE_CHECKSUM "not-a-plugin"
@@ -590,4 +591,50 @@ TEST_CASE("chain: released_reference_revisions_keep_their_checksums") {
         INFO(released << " (an edited released revision: revert the edit, put the change in a new revision)");
         CHECK(names.count(released) == 1);
     }
+}
+
+// Regression: switching the archive's MANIFEST from FNV-1a to SHA-256 in place made every
+// archive written before refused ("not the file that was archived"), and made new archives
+// unreadable to an older host that a downgraded app brings back. MANIFEST keeps the old
+// format; the SHA-256 list is MANIFEST.sha256.
+TEST_CASE("chain: archive_written_by_an_older_host_still_reverts_and_old_hosts_can_read_ours") {
+    Workspace w(testing::reference_plugins());
+    REQUIRE(w.run("up").exit_code == 0);
+    const fs::path archive = w.db.string() + ".plugin-archive";
+    // What an older host reads: "name size hex" with at most 16 hex digits.
+    std::ifstream legacy(archive / "MANIFEST");
+    std::string line;
+    int lines = 0;
+    while (std::getline(legacy, line)) {
+        ++lines;
+        std::istringstream ls(line);
+        std::string name, hex, rest;
+        std::uint64_t size = 0;
+        CHECK(bool(ls >> name >> size >> hex));
+        CHECK(hex.size() <= 16);
+        CHECK(hex.find_first_not_of("0123456789abcdef") == std::string::npos);
+        CHECK_FALSE(bool(ls >> rest));
+    }
+    CHECK(lines == 6);
+    REQUIRE(fs::exists(archive / "MANIFEST.sha256"));
+
+    // An older host's archive: MANIFEST only.
+    fs::remove(archive / "MANIFEST.sha256");
+    w.set_plugins(reference_prefix(2));
+    auto r = w.run("down --to " + std::string(kRev3));
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(recorded_revision(w.db) == kRev3);
+
+    // A damaged copy in such an archive is still refused by name.
+    fs::path victim;
+    for (const auto& e : fs::directory_iterator(archive))
+        if (e.path().filename().string().rfind(kRev3, 0) == 0 && e.path().extension() == ".so") victim = e.path();
+    REQUIRE_FALSE(victim.empty());
+    { std::ofstream(victim, std::ios::app) << "x"; }
+    fs::remove(archive / "MANIFEST.sha256");
+    auto bad = w.run("down --to " + std::string(kRev2));
+    CHECK(bad.exit_code == 3);
+    CHECK(contains(bad.err, victim.filename().string()));
+    CHECK(recorded_revision(w.db) == kRev3);
 }
