@@ -14,6 +14,7 @@
 #include "db.h"
 #include "json_models.h"
 #include "loader.h"
+#include "manifest.h"
 #include "plan.h"
 #include "schema_model.h"
 
@@ -216,6 +217,7 @@ Status check_declared_fingerprints(const Chain& chain, const CheckOptions& o) {
 
 Status declared_fingerprints(const PluginMeta& meta, Fingerprints& out) {
     LoadedPlugin p;
+    MIG_TRY(verify_plugin_files({&meta}));  // like every load: the release manifest first
     MIG_TRY(load_plugin(meta, p));
     return parse_fingerprints(p.desc.frozen_schemas, out)
         .with_context(fmt::format("revision {} ({}): ", meta.revision, meta.file));

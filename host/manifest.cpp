@@ -158,9 +158,10 @@ Status apply_release_manifest(const std::string& dir, bool required, std::vector
             }
             return {Code::plugin_set_invalid,
                     fmt::format("the release manifest '{}' lists '{}' (revision '{}'), which is not in '{}'{}: the "
-                                "release is incomplete; reinstall the release package",
+                                "release is incomplete; {}",
                                 m.path, entry.file, entry.revision, dir,
-                                missing > 1 ? fmt::format(" (and {} more)", missing - 1) : std::string())};
+                                missing > 1 ? fmt::format(" (and {} more)", missing - 1) : std::string(),
+                                regenerate_hint(dir))};
         }
     }
     return Status::ok();

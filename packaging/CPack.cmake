@@ -81,11 +81,14 @@ else()
 endif()
 option(MIGRATOR_DEB_SHLIBDEPS "Compute the .deb Depends with dpkg-shlibdeps (else a fixed list)"
     ${_migrator_shlibdeps_default})
+# libssl3: the host opens libcrypto.so.3 when it first hashes (host/sha256.cpp), so neither
+# the ELF file nor dpkg-shlibdeps names it.
 if(MIGRATOR_DEB_SHLIBDEPS)
     set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)   # appended to the DEPENDS above
+    set(CPACK_DEBIAN_HOST_PACKAGE_DEPENDS "libssl3")
 else()
     set(CPACK_DEBIAN_HOST_PACKAGE_DEPENDS
-        "libc6, libstdc++6, libgcc-s1, libsqlite3-0, libfmt9, libspdlog1.10")
+        "libc6, libstdc++6, libgcc-s1, libsqlite3-0, libfmt9, libspdlog1.10, libssl3")
     get_target_property(_migrator_core_libs migrator_core LINK_LIBRARIES)
     if("simdjson::simdjson" IN_LIST _migrator_core_libs)
         string(APPEND CPACK_DEBIAN_HOST_PACKAGE_DEPENDS ", libsimdjson14")

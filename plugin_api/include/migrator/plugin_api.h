@@ -309,9 +309,10 @@ typedef struct mig_plugin_v1 {
      * Ownership and lifetime: like every string of the descriptor: static, const, owned by the
      *           plugin, valid as long as the library is loaded (always).
      * Threads:  plain data: no function is called, and the host may read it from any thread.
-     * Failure:  no command but `check` reads it, so a wrong or malformed declaration never
+     * Failure:  only `check` and `new` read it, so a wrong or malformed declaration never
      *           stops a migration. `check` fails (exit 1) on a malformed one, naming the line,
-     *           and on any difference from the frozen schemas. A host older than 1.1 ignores
+     *           and on any difference from the frozen schemas; `new` refuses to write on top
+     *           of a malformed one. A host older than 1.1 ignores
      *           it (it copies no more than its own descriptor size). */
     const char *frozen_schemas;
 } mig_plugin_v1;
