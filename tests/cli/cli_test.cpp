@@ -175,6 +175,36 @@ TEST_CASE("cli: exit 2 on a bad command line") {
     CHECK(contains(r.err, "no database"));
 }
 
+// Regression: a plugin that reports a cancelled host call as a plain error (MIG_ERROR; the
+// C++ SDK did so for MIG_CANCELLED) made the run a failing migration: exit 1 from `up`, and a
+// backup and reset from `start`. A failure after a cancel request is the cancel.
+TEST_CASE("cli: plugin_error_after_a_cancel_is_a_cancel_not_a_failure") {
+  for (const char* command : {"up", "start"}) {
+    INFO(command);
+    Workspace w(fixture_set("cancel_err"));
+    REQUIRE(w.run("up --to c0001_first").exit_code == 0);
+    const std::string before = w.bytes();
+    const fs::path marker = w.tmp / "started";
+    ::setenv("MIGRATOR_TEST_CANCEL_MARKER", marker.c_str(), 1);
+    const pid_t pid = spawn_migrator({"--db", w.db.string(), "--plugins", w.plugins.string(), command},
+                                     w.tmp / "out", w.tmp / "err");
+    ::unsetenv("MIGRATOR_TEST_CANCEL_MARKER");
+    REQUIRE(pid > 0);
+    int status = 0;
+    for (int i = 0; i < 6000 && !fs::exists(marker); ++i) nap_ms(5);
+    REQUIRE(fs::exists(marker));
+    REQUIRE(::kill(pid, SIGTERM) == 0);
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    const std::string err = testing::read_file(w.tmp / "err");
+    INFO(err);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 130);
+    CHECK(w.bytes() == before);
+    CHECK(recorded_revision(w.db) == "c0001_first");
+    CHECK_FALSE(fs::exists(w.db.string() + ".backups"));
+  }
+}
+
 // Regression: a mistyped command got CLI11's "A subcommand is required", which reads as if no
 // command had been given at all.
 TEST_CASE("cli: unknown_command_is_named_with_the_list_of_commands") {
