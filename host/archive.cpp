@@ -42,14 +42,19 @@ std::uint64_t fnv1a64(const std::string& bytes) {
     return h;
 }
 
-// Size, FNV-1a and SHA-256 of one file, read once.
+// Size, FNV-1a and SHA-256 of one file, read once. Without a usable libcrypto the SHA-256
+// stays "" (filled in by a later run) rather than leaving the plugin unarchived: loading it
+// from the archive verifies it again anyway, and refuses it while SHA-256 is unavailable.
 bool content_hash(const fs::path& p, Entry& e) {
     std::ifstream in(p, std::ios::binary);
     if (!in) return false;
     std::ostringstream ss;
     ss << in.rdbuf();
     const std::string bytes = ss.str();
-    if (!sha256_hex(bytes, e.sha256)) return false;
+    if (Status st = sha256_hex(bytes, e.sha256); !st) {
+        spdlog::warn("plugin archive: {} ('{}' is listed by FNV-1a only for now)", st.message(), p.string());
+        e.sha256.clear();
+    }
     e.size = bytes.size();
     e.fnv = fnv1a64(bytes);
     return true;
@@ -78,7 +83,7 @@ std::map<std::string, Entry> read_manifest(const fs::path& dir) {
 // by FNV-1a for an older host's entry. `got` receives the file's hashes either way.
 bool matches(const fs::path& file, const Entry& want, Entry& got) {
     if (!content_hash(file, got) || got.size != want.size) return false;
-    return want.sha256.empty() ? got.fnv == want.fnv : got.sha256 == want.sha256;
+    return want.sha256.empty() || got.sha256.empty() ? got.fnv == want.fnv : got.sha256 == want.sha256;
 }
 
 void write_list(const fs::path& dir, const char* name, const std::map<std::string, Entry>& manifest, bool sha) {
@@ -125,7 +130,8 @@ void archive_plugins(const std::string& db_path, const std::vector<const PluginM
         fs::copy_file(src, tmp, fs::copy_options::overwrite_existing, ec);
         Entry e;
         if (ec || !content_hash(tmp, e)) {
-            spdlog::warn("could not archive plugin '{}' in '{}': {}", src.string(), dir.string(), ec.message());
+            spdlog::warn("could not archive plugin '{}' in '{}': {}", src.string(), dir.string(),
+                         ec ? ec.message() : std::string("cannot read the copy"));
             fs::remove(tmp, ec);
             continue;
         }

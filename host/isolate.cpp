@@ -118,11 +118,26 @@ ChildOutcome run_isolated(const std::function<Status()>& work) {
         } catch (const std::exception& e) {
             // A host bug or an exhausted resource, not the migration's failure: reported as an
             // environment problem (never answered with a reset); the transaction died with it.
-            st = {Code::db_error, fmt::format("internal error in the migration process: {}; nothing was committed",
-                                              e.what())};
+            // Words only if they can be allocated: this may be bad_alloc.
+            st = {Code::db_error, std::string()};
+            try {
+                st = {Code::db_error,
+                      fmt::format("internal error in the migration process: {}; nothing was committed", e.what())};
+            } catch (...) {
+            }
+        } catch (...) {
+            st = {Code::db_error, std::string()};
         }
-        // "<exit code>\n<message>": the code carries the failure class.
-        write_all(fds[1], fmt::format("{}\n{}", exit_code(st.code()), st.message()));
+        // "<exit code>\n<message>": the code carries the failure class. If even that cannot be
+        // built, the bare exit code tells the parent the class.
+        try {
+            write_all(fds[1], fmt::format("{}\n{}", exit_code(st.code()),
+                                          st.message().empty() && st.code() == Code::db_error
+                                              ? "internal error in the migration process; nothing was committed"
+                                              : st.message()));
+        } catch (...) {
+            ::_exit(exit_code(Code::db_error));
+        }
         ::close(fds[1]);
         std::fflush(stdout);
         std::fflush(stderr);

@@ -116,12 +116,17 @@ struct ReadTransaction {
 
 // The file as it is, copied by the kernel (copy_file_range), under a read transaction: no
 // writer can commit while it runs, so the bytes are one committed state. Only for rollback-
-// journal databases: in WAL mode committed pages may still live in the -wal file.
-Status copy_file_under_read_lock(Db& src, const std::string& dest_path) {
+// journal databases: in WAL mode committed pages may still live in the -wal file, and a
+// checkpoint may write the file meanwhile. The mode is judged under the lock (an app may
+// switch the file to WAL at any time before): copied = false when it is WAL, and nothing
+// usable is in `dest_path` then.
+Status copy_file_under_read_lock(Db& src, const std::string& dest_path, bool& copied) {
+    copied = false;
     Fd in, out;
     in.fd = ::open(src.path().c_str(), O_RDONLY | O_CLOEXEC);
     if (in.fd < 0) return {Code::db_error, fmt::format("cannot read '{}' for the dry run's snapshot: {}", src.path(), std::strerror(errno))};
-    out.fd = ::open(dest_path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    // O_NOFOLLOW: the scratch directory may be shared; never write through a planted symlink.
+    out.fd = ::open(dest_path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
     if (out.fd < 0)
         return {Code::db_error, fmt::format("cannot write the dry run's snapshot '{}': {}", dest_path, std::strerror(errno))};
     ReadTransaction tx{src};
@@ -129,24 +134,42 @@ Status copy_file_under_read_lock(Db& src, const std::string& dest_path) {
     tx.open = true;
     std::int64_t objects = 0;
     MIG_TRY(src.query_int("SELECT count(*) FROM sqlite_schema", objects));  // takes the SHARED lock
+    std::optional<std::string> mode;
+    MIG_TRY(src.query_text("PRAGMA journal_mode", mode));
+    unsigned char header[100] = {};
+    const ssize_t got = ::pread(in.fd, header, sizeof header, 0);
+    if (mode.value_or("") == "wal" || (got == static_cast<ssize_t>(sizeof header) && header[18] == 2)) return Status::ok();
     struct stat st {};
     if (::fstat(in.fd, &st) != 0) return {Code::db_error, fmt::format("cannot stat '{}': {}", src.path(), std::strerror(errno))};
     off_t left = st.st_size;
+    bool plain_io = false;  // copy_file_range cannot serve this pair of files: read/write
     while (left > 0) {
-        ssize_t n = ::copy_file_range(in.fd, nullptr, out.fd, nullptr, static_cast<size_t>(left), 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
-            char buf[1 << 16];  // other filesystems (or old kernels): read/write
+        ssize_t n = -1;
+        if (!plain_io) {
+            n = ::copy_file_range(in.fd, nullptr, out.fd, nullptr, static_cast<size_t>(left), 0);
+            if (n < 0 && errno == EINTR) continue;
+            // Other filesystems, old kernels, and (FUSE, network filesystems) a 0 before the end.
+            if ((n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) || n == 0) {
+                plain_io = true;
+                continue;
+            }
+        } else {
+            char buf[1 << 16];
             n = ::read(in.fd, buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
             if (n > 0 && ::write(out.fd, buf, static_cast<size_t>(n)) != n) n = -1;
+            if (n == 0) break;
         }
         if (n < 0)
             return {Code::db_error, fmt::format("copying '{}' into the dry run's snapshot failed: {} (choose another "
                                                 "place with --scratch DIR)",
                                                 src.path(), std::strerror(errno))};
-        if (n == 0) break;  // shorter than it was: cannot happen under the lock; what is there is copied
         left -= n;
     }
+    if (left != 0)
+        return {Code::db_error, fmt::format("the dry run's snapshot of '{}' came out {} bytes short of its {} bytes",
+                                            src.path(), static_cast<std::int64_t>(left), static_cast<std::int64_t>(st.st_size))};
+    copied = true;
     return Status::ok();
 }
 
@@ -155,14 +178,16 @@ Status copy_file_under_read_lock(Db& src, const std::string& dest_path) {
 // faster than page by page: the snapshot was a quarter of a 1M-row dry run); a WAL database
 // with the online backup API.
 Status snapshot(Db& src, const std::string& dest_path, int busy_ms, Db& dest) {
-    std::optional<std::string> journal_mode;
-    MIG_TRY(src.query_text("PRAGMA journal_mode", journal_mode));
-    if (journal_mode.value_or("") != "wal") {
-        MIG_TRY(copy_file_under_read_lock(src, dest_path));
+    bool copied = false;
+    MIG_TRY(copy_file_under_read_lock(src, dest_path, copied));
+    if (copied) {
         MIG_TRY(Db::open(dest_path, Db::Mode::read_write, busy_ms, dest));
         // The copy is thrown away: durability buys nothing here.
         return dest.exec("PRAGMA synchronous = OFF");
     }
+    // WAL: page by page through SQLite, which reads the -wal file too.
+    if (::truncate(dest_path.c_str(), 0) != 0)
+        return {Code::db_error, fmt::format("cannot reset the dry run's snapshot '{}': {}", dest_path, std::strerror(errno))};
     MIG_TRY(Db::open(dest_path, Db::Mode::read_write, busy_ms, dest));
     // Before the copy: its commit would otherwise fsync the whole file.
     MIG_TRY(dest.exec("PRAGMA synchronous = OFF"));

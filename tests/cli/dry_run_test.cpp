@@ -280,6 +280,27 @@ TEST_CASE("dry run: snapshot_of_a_wal_database_holds_the_rows_still_in_its_wal_f
     CHECK(w.bytes() == before);
 }
 
+// The scratch directory on another filesystem (tmpfs): copy_file_range answers EXDEV and the
+// copy falls back to read/write; the rehearsal sees the same rows.
+TEST_CASE("dry run: snapshot_across_filesystems_falls_back_to_read_write") {
+    if (!fs::is_directory("/dev/shm")) {
+        WARN("no /dev/shm here: nothing to test");
+        return;
+    }
+    Workspace w(testing::reference_plugins());
+    populate_bad_blobs(w);
+    testing::TempDir shm_parent;  // named, removed at exit
+    const fs::path scratch = fs::path("/dev/shm") / shm_parent.path().filename();
+    fs::create_directory(scratch);
+    auto js = w.run("--json up --dry-run --scratch " + q(scratch) + " --json-schemas " + q(kFrozen));
+    fs::remove_all(scratch);
+    INFO(js.err);
+    Json j(js.out);
+    auto b = step_named(j, "0005_message_v2")["blobs"].at(0);
+    CHECK(int64_t(b["scanned"]) == 55);
+    CHECK(int64_t(b["failed"]) == 3);
+}
+
 TEST_CASE("dry run: snapshot_copy_is_consistent_while_the_app_writes") {
     Workspace w(testing::reference_plugins());
     populate_bad_blobs(w);
