@@ -160,6 +160,7 @@ Status cmd_up(const GlobalOptions& g, const std::string& to, bool commit_each) {
     MIG_TRY(load_chain(g, chain));
     MigrationLock lock;
     MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
+    if (lock.waited()) MIG_TRY(load_chain(g, chain));  // the other process may have been an upgrade
     return migrate_up(g, std::move(chain), to, commit_each);
 }
 
@@ -169,6 +170,7 @@ Status cmd_down(const GlobalOptions& g, const std::string& to, bool commit_each)
     MIG_TRY(load_chain(g, ctx.chain));  // before the lock, as in cmd_up
     MigrationLock lock;
     MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
+    if (lock.waited()) MIG_TRY(load_chain(g, ctx.chain));
     Status opened = open_db(g, Db::Mode::read_write, ctx);
     if (opened.code() == Code::db_newer_than_app) {
         // After an app downgrade: the revisions this app does not ship may be in the archive.

@@ -45,6 +45,7 @@ Status MigrationLock::acquire(const std::string& db_path, int timeout_ms) {
             spdlog::info("waiting for another migrator process to finish with {}", db_path);
             told = true;
         }
+        waited_ = true;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     fd_ = fd;

@@ -21,10 +21,14 @@ public:
     // db_error when the sidecar cannot be created (e.g. read-only directory).
     Status acquire(const std::string& db_path, int timeout_ms);
     bool held() const { return fd_ >= 0; }
+    // True when acquire() had to wait for another process: whatever was read before (the
+    // plugin directory, during a package upgrade) may be stale; read it again.
+    bool waited() const { return waited_; }
     static std::string path_for(const std::string& db_path) { return db_path + ".migrator-lock"; }
 
 private:
     int fd_ = -1;
+    bool waited_ = false;
 };
 
 }  // namespace migrator

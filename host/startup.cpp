@@ -252,6 +252,9 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
     if (Status st = load_chain(g, chain); !st) return finish(st);  // plugin set: never reset
     MigrationLock lock;
     if (Status st = lock.acquire(g.db, g.lock_timeout_ms); !st) return finish(st);
+    // Waited: the other process may have been a package upgrade's start; its plugins count.
+    if (lock.waited())
+        if (Status st = load_chain(g, chain); !st) return finish(st);
 
     // Look at the database in this process, and let go of it before forking. A hot journal left
     // by a run that died mid-transaction is rolled back here (Db::open).

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <spawn.h>
 
@@ -202,6 +203,34 @@ TEST_CASE("cli: plugin_error_after_a_cancel_is_a_cancel_not_a_failure") {
     CHECK(w.bytes() == before);
     CHECK(recorded_revision(w.db) == "c0001_first");
     CHECK_FALSE(fs::exists(w.db.string() + ".backups"));
+  }
+}
+
+// Regression: a run that waited for the migration lock went on with the plugin list it had
+// read before waiting. When the process it waited for was a package upgrade's start, the
+// plugins had changed under it: a stale chain (exit 3 or 4 where the new set would work).
+TEST_CASE("cli: plugins_are_read_again_after_waiting_for_the_lock") {
+  for (const char* command : {"up", "start"}) {
+    INFO(command);
+    Workspace w(chaintest::reference_prefix(2));
+    REQUIRE(w.run("up").exit_code == 0);
+    const int fd = ::open((w.db.string() + ".migrator-lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    REQUIRE(::flock(fd, LOCK_EX) == 0);
+    const pid_t pid = spawn_migrator({"--db", w.db.string(), "--plugins", w.plugins.string(), command},
+                                     w.tmp / "out", w.tmp / "err");
+    REQUIRE(pid > 0);
+    // Until it says it waits: it has read the two-plugin directory by then.
+    for (int i = 0; i < 6000 && !contains(testing::read_file(w.tmp / "err"), "waiting for another"); ++i) nap_ms(5);
+    REQUIRE(contains(testing::read_file(w.tmp / "err"), "waiting for another"));
+    w.set_plugins(testing::reference_plugins());  // the upgrade
+    ::close(fd);                                  // releases the lock
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    INFO(testing::read_file(w.tmp / "err"));
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(recorded_revision(w.db) == kHead);
   }
 }
 
