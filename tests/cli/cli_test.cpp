@@ -94,6 +94,16 @@ pid_t spawn_migrator(const std::vector<std::string>& args, const fs::path& out, 
     return rc == 0 ? pid : -1;
 }
 
+// `migrator --db --plugins <command>` on a workspace of the cancel fixtures, whose revision
+// c0002 writes <tmp>/started once it is inside its step. Output goes to <tmp>/out and /err.
+pid_t spawn_with_cancel_marker(const Workspace& w, const std::string& command) {
+    ::setenv("MIGRATOR_TEST_CANCEL_MARKER", (w.tmp / "started").c_str(), 1);
+    const pid_t pid = spawn_migrator({"--db", w.db.string(), "--plugins", w.plugins.string(), command},
+                                     w.tmp / "out", w.tmp / "err");
+    ::unsetenv("MIGRATOR_TEST_CANCEL_MARKER");
+    return pid;
+}
+
 // Human `history` line: id, started_at, direction, revision, ms, "ms", rows, "rows".
 struct HumanHistory {
     std::int64_t id;
@@ -186,10 +196,7 @@ TEST_CASE("cli: plugin_error_after_a_cancel_is_a_cancel_not_a_failure") {
     REQUIRE(w.run("up --to c0001_first").exit_code == 0);
     const std::string before = w.bytes();
     const fs::path marker = w.tmp / "started";
-    ::setenv("MIGRATOR_TEST_CANCEL_MARKER", marker.c_str(), 1);
-    const pid_t pid = spawn_migrator({"--db", w.db.string(), "--plugins", w.plugins.string(), command},
-                                     w.tmp / "out", w.tmp / "err");
-    ::unsetenv("MIGRATOR_TEST_CANCEL_MARKER");
+    const pid_t pid = spawn_with_cancel_marker(w, command);
     REQUIRE(pid > 0);
     int status = 0;
     for (int i = 0; i < 6000 && !fs::exists(marker); ++i) nap_ms(5);
@@ -454,10 +461,7 @@ TEST_CASE("cli: exit 130 when SIGINT or SIGTERM arrives during a revision, rolle
         REQUIRE(w.run("up --to c0001_first").exit_code == 0);
         const std::string before = w.bytes();
         const fs::path marker = w.tmp / "started";
-        ::setenv("MIGRATOR_TEST_CANCEL_MARKER", marker.c_str(), 1);
-        const pid_t pid = spawn_migrator({"--db", w.db.string(), "--plugins", w.plugins.string(), command},
-                                         w.tmp / "out", w.tmp / "err");
-        ::unsetenv("MIGRATOR_TEST_CANCEL_MARKER");
+        const pid_t pid = spawn_with_cancel_marker(w, command);
         REQUIRE(pid > 0);
         // Wait (bounded, ~30 s) until the plugin says it is inside its step: no timing assertion,
         // the marker is the synchronisation.
@@ -501,10 +505,7 @@ TEST_CASE("cli: start_stop_signal_at_any_moment_is_a_cancel_never_a_reset") {
             Workspace w(fixture_set("cancel"));
             REQUIRE(w.run("up --to c0001_first").exit_code == 0);
             const std::string before = w.bytes();
-            ::setenv("MIGRATOR_TEST_CANCEL_MARKER", (w.tmp / "started").c_str(), 1);
-            const pid_t pid = spawn_migrator({"--db", w.db.string(), "--plugins", w.plugins.string(), "start"},
-                                             w.tmp / "out", w.tmp / "err");
-            ::unsetenv("MIGRATOR_TEST_CANCEL_MARKER");
+            const pid_t pid = spawn_with_cancel_marker(w, "start");
             REQUIRE(pid > 0);
             // 0..29 ms in 1 ms steps: before the fork, around it, in the child's set-up.
             const struct timespec delay {0, attempt * 1'000'000L};
