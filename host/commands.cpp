@@ -146,6 +146,13 @@ Status migrate_up(const GlobalOptions& g, Chain chain, const std::string& to, bo
         return {Code::usage, fmt::format("unknown target revision '{}' (see `migrator plugins`)", to)};
     Context ctx;
     ctx.chain = std::move(chain);
+    // A new database runs the plan from base: its plugins are checked against the release
+    // manifest before the file is created, so a refused release leaves nothing behind.
+    if (g.db != ":memory:" && !file_exists(g.db)) {
+        Plan from_base;
+        MIG_TRY(plan_up(ctx.chain, "", target, from_base));
+        MIG_TRY(verify_plugin_files(from_base.steps));
+    }
     MIG_TRY(open_db(g, Db::Mode::create, ctx));
     Plan plan;
     MIG_TRY(plan_up(ctx.chain, ctx.state.current, target, plan));

@@ -96,8 +96,11 @@ TEST_CASE("manifest_tampered_plugin_is_refused_before_anything_loads", "[manifes
     CHECK(up.err.find(victim.string()) != std::string::npos);
     CHECK(up.err.find("SHA-256") != std::string::npos);
     CHECK(up.err.find("nothing was loaded") != std::string::npos);
-    // One transaction, refused before it began: nothing applied, not even 0001.
-    CHECK(r.sqlite("SELECT count(*) FROM sqlite_master WHERE name = 'agent'") == "0");
+    // Refused before the database file was even created (the review found an empty file).
+    CHECK_FALSE(fs::exists(r.db));
+    auto start = r.run("start");
+    CHECK(start.exit_code == 3);
+    CHECK_FALSE(fs::exists(r.db));
 
     auto v = run_migrator("--plugins " + q(r.dir) + " manifest --verify");
     CHECK(v.exit_code == 3);
