@@ -41,6 +41,9 @@ struct RunOptions {
     std::function<Status(const PluginMeta&, Db&)> after_step;
     // The JSON Schema a blob migration's result is validated against (nullptr: none).
     std::function<const JsonSchema*(const PluginMeta&, const mig_blob_migration_v1&)> blob_schema;
+    // The caller already checked every file of plan.steps against the release manifest
+    // (verify_plugin_files); run_plan then does not hash them a second time.
+    bool files_verified = false;
 };
 
 // One statement a revision's SQL step ran, for dry runs; `times` > 1 when it ran repeatedly

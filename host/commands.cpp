@@ -114,10 +114,11 @@ private:
 
 
 
-Status run(const GlobalOptions& g, Context& ctx, const Plan& plan, bool commit_each) {
+Status run(const GlobalOptions& g, Context& ctx, const Plan& plan, bool commit_each, bool files_verified = false) {
     CancelOnSignal guard;
     RunOptions opts;
     opts.commit_each = commit_each;
+    opts.files_verified = files_verified;
     opts.cancel = &g_cancel;
     opts.events = g.events;
     opts.blob.workers = g.workers;
@@ -147,16 +148,20 @@ Status migrate_up(const GlobalOptions& g, Chain chain, const std::string& to, bo
     Context ctx;
     ctx.chain = std::move(chain);
     // A new database runs the plan from base: its plugins are checked against the release
-    // manifest before the file is created, so a refused release leaves nothing behind.
+    // manifest before the file is created, so a refused release leaves nothing behind (and
+    // the run does not hash them again).
+    bool verified = false;
     if (g.db != ":memory:" && !file_exists(g.db)) {
         Plan from_base;
         MIG_TRY(plan_up(ctx.chain, "", target, from_base));
         MIG_TRY(verify_plugin_files(from_base.steps));
+        verified = true;
     }
     MIG_TRY(open_db(g, Db::Mode::create, ctx));
     Plan plan;
     MIG_TRY(plan_up(ctx.chain, ctx.state.current, target, plan));
-    return run(g, ctx, plan, commit_each);
+    // Still the plan from base unless the file appeared meanwhile (the lock keeps migrators out).
+    return run(g, ctx, plan, commit_each, verified && ctx.state.current.empty());
 }
 
 Status cmd_up(const GlobalOptions& g, const std::string& to, bool commit_each) {

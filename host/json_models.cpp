@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "discover.h"
 #include "json_out.h"
 #include "sha256.h"
 
@@ -103,11 +104,9 @@ void canonical(simdjson::dom::element e, std::string& out) {
     }
 }
 
-bool model_name_ok(std::string_view m) {
-    return !m.empty() && m.size() <= 128 && std::all_of(m.begin(), m.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-    });
-}
+// A model name follows the revision id's rule (1..128 bytes of [A-Za-z0-9_.-]): it is a word
+// in a line of the plugin's declaration.
+bool model_name_ok(std::string_view m) { return valid_revision_id(std::string(m)); }
 
 }  // namespace
 
@@ -188,10 +187,7 @@ Status parse_fingerprints(const char* declaration, Fingerprints& out) {
         const size_t sp = l.find(' ');
         const std::string_view model = l.substr(0, sp), digest = sp == l.npos ? std::string_view() : l.substr(sp + 1);
         if (!model_name_ok(model)) return bad("does not start with a model name");
-        if (digest.size() != 71 || digest.substr(0, 7) != "sha256:" ||
-            !std::all_of(digest.begin() + 7, digest.end(), [](char c) {
-                return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-            }))
+        if (digest.size() != 71 || digest.substr(0, 7) != "sha256:" || !is_sha256_hex(digest.substr(7)))
             return bad("has no 'sha256:' and 64 lowercase hex digits after the model");
         if (!previous.empty() && std::string_view(previous) >= model)
             return bad(std::string_view(previous) == model ? "repeats a model" : "is out of order");

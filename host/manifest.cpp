@@ -21,11 +21,6 @@ namespace migrator {
 namespace fs = std::filesystem;
 namespace {
 
-bool is_sha256_hex(std::string_view s) {
-    return s.size() == 64 &&
-           std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 std::string regenerate_hint(const std::string& dir) {
     return fmt::format("reinstall the release package, or, if you build this directory yourself, "
                        "regenerate the manifest: migrator --plugins {} manifest",
@@ -114,45 +109,36 @@ Status apply_release_manifest(const std::string& dir, bool required, std::vector
                             "the plugins cannot be verified; {}",
                             dir, kReleaseManifestName, regenerate_hint(dir))};
     }
-    // Both sides are sorted by file name (discover() sorts its listing): one merge walk, no
-    // per-plugin allocation, since every start-up runs this for every plugin.
+    // Both sides are sorted by file name (discover() returns its listing so, see manifest.h):
+    // one merge walk, no per-plugin allocation, since every start-up runs this for every plugin.
     auto name_of = [](const std::string& path) {
         const size_t slash = path.rfind('/');
         return std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1);
     };
-    const bool sorted = std::is_sorted(metas.begin(), metas.end(), [&](const PluginMeta& a, const PluginMeta& b) {
-        return name_of(a.file) < name_of(b.file);
-    });
-    std::vector<PluginMeta*> by_name;
-    by_name.reserve(metas.size());
-    for (auto& meta : metas) by_name.push_back(&meta);
-    if (!sorted)
-        std::sort(by_name.begin(), by_name.end(),
-                  [&](const PluginMeta* a, const PluginMeta* b) { return name_of(a->file) < name_of(b->file); });
     size_t e = 0;
-    for (PluginMeta* meta : by_name) {
-        const std::string_view name = name_of(meta->file);
+    for (PluginMeta& meta : metas) {
+        const std::string_view name = name_of(meta.file);
         while (e < m.entries.size() && m.entries[e].file < name) ++e;  // listed, not present: below
         if (e == m.entries.size() || m.entries[e].file != name)
             return {Code::plugin_set_invalid,
                     fmt::format("plugin file '{}' (revision '{}') is not listed in the release manifest '{}': it "
                                 "is not part of this release (left over from another one, or added by hand). "
                                 "Remove it; if it belongs to the release, {}",
-                                meta->file, meta->revision, m.path, regenerate_hint(dir))};
+                                meta.file, meta.revision, m.path, regenerate_hint(dir))};
         const ManifestEntry& entry = m.entries[e++];
-        if (entry.revision != meta->revision)
+        if (entry.revision != meta.revision)
             return {Code::plugin_set_invalid,
                     fmt::format("plugin file '{}' declares revision '{}' but the release manifest '{}' lists it "
                                 "as '{}'; {}",
-                                meta->file, meta->revision, m.path, entry.revision, regenerate_hint(dir))};
-        meta->sha256 = entry.sha256;
+                                meta.file, meta.revision, m.path, entry.revision, regenerate_hint(dir))};
+        meta.sha256 = entry.sha256;
     }
     if (m.entries.size() != metas.size()) {
         // Every present file matched one entry, so some entries have no file.
         const size_t missing = m.entries.size() - metas.size();
         size_t j = 0;
         for (const auto& entry : m.entries) {
-            if (j < by_name.size() && name_of(by_name[j]->file) == entry.file) {
+            if (j < metas.size() && name_of(metas[j].file) == entry.file) {
                 ++j;
                 continue;
             }

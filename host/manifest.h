@@ -42,8 +42,8 @@ struct ReleaseManifest {
 // the entry and the fix.
 Status read_release_manifest(const std::string& dir, ReleaseManifest& out, bool& found);
 
-// Checks the discovered plugins of `dir` against its manifest and sets each meta's expected
-// sha256. Refuses (plugin_set_invalid, naming the file) an unlisted file, a listed file that
+// Checks the discovered plugins of `dir` (as discover() returns them: sorted by file name)
+// against its manifest and sets each meta's expected sha256. Refuses (plugin_set_invalid, naming the file) an unlisted file, a listed file that
 // is missing, and a revision that disagrees with the file's note. Without a manifest: ok, or
 // plugin_set_invalid when `required`.
 Status apply_release_manifest(const std::string& dir, bool required, std::vector<PluginMeta>& metas);

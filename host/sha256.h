@@ -17,6 +17,9 @@ namespace migrator {
 // cannot be loaded or refuses the digest, naming why: a plugin set that cannot be verified.
 Status sha256_hex(std::string_view bytes, std::string& hex_out);
 
+// True for what sha256_hex produces: exactly 64 lower-case hex digits.
+bool is_sha256_hex(std::string_view s);
+
 // Reads `path` in blocks. Fails like sha256_hex, or naming the path and errno's words.
 Status sha256_file(const std::string& path, std::string& hex_out);
 
