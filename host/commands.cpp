@@ -140,7 +140,8 @@ Status run(const GlobalOptions& g, Context& ctx, const Plan& plan, bool commit_e
 
 }  // namespace
 
-Status migrate_up(const GlobalOptions& g, Chain chain, const std::string& to, bool commit_each) {
+Status migrate_up(const GlobalOptions& g, Chain chain, const std::string& to, bool commit_each,
+                  const PluginSetKey* key) {
     // No --to: head. "--to base": base. Checked before the DB file is created.
     const std::string target = to.empty() ? chain.head() : resolve_rev(to);
     if (chain.position(target) < 0)
@@ -161,19 +162,73 @@ Status migrate_up(const GlobalOptions& g, Chain chain, const std::string& to, bo
     Plan plan;
     MIG_TRY(plan_up(ctx.chain, ctx.state.current, target, plan));
     // Still the plan from base unless the file appeared meanwhile (the lock keeps migrators out).
-    return run(g, ctx, plan, commit_each, verified && ctx.state.current.empty());
+    Status st = run(g, ctx, plan, commit_each, verified && ctx.state.current.empty());
+    if (st && key && target == ctx.chain.head()) HeadVerdict::save(g.db, *key, ctx.chain, ctx.db);
+    return st;
+}
+
+Status head_fast_path(const GlobalOptions& g, Db::Mode mode, PluginSetKey& key, MigrationLock& lock,
+                      std::string& head) {
+    head.clear();
+    HeadVerdict verdict;
+    if (!verdict.load(g.db, key)) return Status::ok();
+    MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
+    if (lock.waited()) {
+        key = PluginSetKey::capture(g.plugins, g.require_manifest);
+        if (!verdict.load(g.db, key)) return Status::ok();
+    }
+    Db db;
+    DbMark mark;
+    Status st = Db::open(g.db, mode, g.busy_timeout_ms, db);
+    if (st) st = DbMark::read(db, g.db, mark);
+    if (!st) {
+        // Busy is what the full path would report too, after waiting as long again; anything
+        // else (corrupt, unreadable, no bookkeeping) the full path diagnoses.
+        if (st.code() == Code::db_busy) return st;
+        spdlog::debug("head verdict: cannot read the database ({}); full start-up", st.message());
+        return Status::ok();
+    }
+    if (!verdict.holds(mark)) {
+        spdlog::debug("head verdict: the database moved since; full start-up");
+        return Status::ok();
+    }
+    spdlog::debug("head verdict: database at head {} of the unchanged plugin set; no plugin read",
+                  verdict.head());
+    head = verdict.head();
+    return Status::ok();
 }
 
 Status cmd_up(const GlobalOptions& g, const std::string& to, bool commit_each) {
     if (g.db.empty()) return {Code::usage, "no database: pass --db PATH or set MIGRATOR_DB"};
+    // Before anything reads the plugin directory (head_verdict.h).
+    PluginSetKey key = PluginSetKey::capture(g.plugins, g.require_manifest);
+    MigrationLock lock;
+    if (to.empty() && !g.plugins.empty()) {
+        std::string head;
+        MIG_TRY(head_fast_path(g, Db::Mode::read_write, key, lock, head));
+        if (!head.empty()) {
+            if (g.print_results) {
+                Plan plan;
+                plan.from = plan.to = head;
+                RunReport report;
+                report.from = report.reached = head;
+                print_run(g, plan, report, Status::ok());
+            }
+            return Status::ok();
+        }
+    }
     // The plugin set first: a wrong --plugins is refused without creating the lock file next
     // to the database (reading plugins needs no lock).
     Chain chain;
     MIG_TRY(load_chain(g, chain));
-    MigrationLock lock;
-    MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
-    if (lock.waited()) MIG_TRY(load_chain(g, chain));  // the other process may have been an upgrade
-    return migrate_up(g, std::move(chain), to, commit_each);
+    if (!lock.held()) {
+        MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
+        if (lock.waited()) {  // the other process may have been an upgrade
+            key = PluginSetKey::capture(g.plugins, g.require_manifest);
+            MIG_TRY(load_chain(g, chain));
+        }
+    }
+    return migrate_up(g, std::move(chain), to, commit_each, &key);
 }
 
 Status cmd_down(const GlobalOptions& g, const std::string& to, bool commit_each) {

@@ -6,6 +6,8 @@
 #include "bookkeeping.h"
 #include "chain.h"
 #include "db.h"
+#include "head_verdict.h"
+#include "lock.h"
 #include "plan.h"
 #include "status.h"
 
@@ -56,8 +58,19 @@ Status load_chain(const GlobalOptions& g, Chain& chain);
 // Opens (creating) g.db, plans `up` to `to` ("" = head) along `chain` and runs it, printing
 // the report. Takes no lock: callers do. Used by `up` and by the isolated child of `start`.
 // `chain` by value: callers that are done with theirs move it (a copy is a copy of every
-// plugin's metadata, on the start-up path).
-Status migrate_up(const GlobalOptions& g, Chain chain, const std::string& to, bool commit_each);
+// plugin's metadata, on the start-up path). With `key` (captured before `chain` was read) and
+// the run ending at head, stores the head verdict (head_verdict.h).
+Status migrate_up(const GlobalOptions& g, Chain chain, const std::string& to, bool commit_each,
+                  const PluginSetKey* key = nullptr);
+
+// The O(1) start-up at head (head_verdict.h): when the verdict next to g.db was made for
+// `key`, takes `lock` and checks the database (opened in `mode`). Sets `head` when the
+// database is at the head of the unchanged plugin set: nothing to do. Otherwise `head` stays
+// empty and `lock` may be held already (when the lock had to be waited for, `key` is captured
+// again: the other process may have been an upgrade). Fails only as the full path would
+// (the lock, a busy database).
+Status head_fast_path(const GlobalOptions& g, Db::Mode mode, PluginSetKey& key, MigrationLock& lock,
+                      std::string& head);
 
 Status cmd_up(const GlobalOptions& g, const std::string& to, bool commit_each);
 Status cmd_down(const GlobalOptions& g, const std::string& to, bool commit_each);

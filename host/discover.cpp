@@ -108,9 +108,7 @@ Status discover(const std::string& dir_arg, std::vector<PluginMeta>& out,
 
     PluginCache cache(cache_path, dir);
     cache.load();
-    struct timespec now {};
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    const std::int64_t now_ns = static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+    const std::int64_t now_ns = realtime_ns();
     size_t hits = 0;
 
     out.reserve(names.size());

@@ -113,43 +113,7 @@ bool read_blobs(Reader& r, std::vector<BlobMeta>& out) {
     return true;
 }
 
-std::int64_t ns_of(const struct timespec& t) {
-    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
-}
-
-bool read_all(int fd, char* p, std::size_t n) {
-    while (n > 0) {
-        ssize_t r = ::read(fd, p, n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        p += r;
-        n -= static_cast<std::size_t>(r);
-    }
-    return true;
-}
-
-bool write_all(int fd, const char* p, std::size_t n) {
-    while (n > 0) {
-        ssize_t r = ::write(fd, p, n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        p += r;
-        n -= static_cast<std::size_t>(r);
-    }
-    return true;
-}
-
 }  // namespace
-
-FileKey FileKey::of(const struct stat& st) {
-    FileKey k;
-    k.dev = static_cast<std::uint64_t>(st.st_dev);
-    k.ino = static_cast<std::uint64_t>(st.st_ino);
-    k.size = static_cast<std::uint64_t>(st.st_size);
-    k.mtime_ns = ns_of(st.st_mtim);
-    k.ctime_ns = ns_of(st.st_ctim);
-    return k;
-}
 
 PluginCache::PluginCache(std::string path, std::string dir) : path_(std::move(path)), dir_(std::move(dir)) {}
 
@@ -163,29 +127,14 @@ std::string PluginCache::path_for_db(const std::string& db) {
 bool PluginCache::load() {
     loaded_.clear();
     if (path_.empty()) return false;
-    // O_NONBLOCK: a FIFO planted under the cache's name must not hang the start-up.
-    int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) return false;
-    struct stat st {};
-    bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
-              !(st.st_mode & (S_IWGRP | S_IWOTH)) && st.st_size >= static_cast<off_t>(kHeaderSize) &&
-              static_cast<std::uint64_t>(st.st_size) <= kMaxFileSize;
-    std::vector<char> data;
-    if (ok) {
-        data.resize(static_cast<std::size_t>(st.st_size));
-        ok = read_all(fd, data.data(), data.size());
-    }
-    ::close(fd);
-    if (!ok) {
-        spdlog::debug("plugin cache '{}': not usable (missing, unsafe or unreadable); ignored", path_);
-        return false;
-    }
+    std::string data;
+    if (!read_sidecar(path_, kHeaderSize, kMaxFileSize, data)) return false;
 
     Reader hdr(data.data(), kHeaderSize);
     char magic[8];
     std::uint32_t format = 0, note_format = 0, byte_order = 0, reserved = 0;
     std::uint64_t payload_size = 0, payload_hash = 0;
-    ok = hdr.get(magic) && hdr.get(format) && hdr.get(note_format) && hdr.get(byte_order) &&
+    bool ok = hdr.get(magic) && hdr.get(format) && hdr.get(note_format) && hdr.get(byte_order) &&
          hdr.get(reserved) && hdr.get(payload_size) && hdr.get(payload_hash) &&
          std::memcmp(magic, kMagic, sizeof magic) == 0 && format == kFormat &&
          note_format == MIG_NOTE_FORMAT_V1 && byte_order == kByteOrder && reserved == 0 &&
@@ -232,7 +181,7 @@ const PluginMeta* PluginCache::lookup(const std::string& name, const FileKey& ke
 
 void PluginCache::store(const std::string& name, const FileKey& key, const PluginMeta& meta,
                         std::int64_t now_ns) {
-    if (now_ns - std::max(key.mtime_ns, key.ctime_ns) < kRacyMarginNs) return;
+    if (!settled(key, now_ns)) return;
     Entry e;
     e.key = key;
     e.meta = meta;
@@ -285,24 +234,7 @@ bool PluginCache::save() {
     std::memcpy(h + 24, &payload_size, 8);
     std::memcpy(h + 32, &payload_hash, 8);
 
-    // A private temporary file in the destination's directory (mkostemp: O_EXCL, mode 0600),
-    // then rename(): atomic replacement, never a torn cache. No fsync: after a crash the file
-    // is at worst short or empty, which load() detects and ignores.
-    std::string tmp = path_ + ".tmp-XXXXXX";
-    int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-    if (fd < 0) {
-        spdlog::debug("plugin cache '{}': cannot create a temporary file ({}); not saved", path_,
-                      std::strerror(errno));
-        return false;
-    }
-    bool ok = write_all(fd, buf.data(), buf.size());
-    ok = (::close(fd) == 0) && ok;
-    ok = ok && ::rename(tmp.c_str(), path_.c_str()) == 0;
-    if (!ok) {
-        spdlog::debug("plugin cache '{}': cannot write ({}); not saved", path_, std::strerror(errno));
-        ::unlink(tmp.c_str());
-        return false;
-    }
+    if (!replace_sidecar(path_, buf)) return false;
     spdlog::debug("plugin cache '{}': saved {} entries", path_, count);
     return true;
 }

@@ -7,45 +7,25 @@
 //   whose note would be read (the symlink target for a symlink). st_ctim cannot be set by a
 //   user (any write, chmod, rename or utimensat moves it to "now"), so an edited, replaced
 //   or re-touched plugin always misses.
-// - "Racily clean" files (git's term): a file whose mtime/ctime is within kRacyMarginNs of the
-//   moment it was stat()ed may still be changed within the same timestamp tick without its key
-//   changing; such entries are never stored, their note is read from the file every time until
-//   they are older.
+// - "Racily clean" files (see settled() in sidecar_file.h) are never stored: their note is read
+//   from the file every time until they are older.
 // - The cache only ever stands in for the note reader. Every safety check of discover() (mode
 //   bits, symlink escape, regular file, revision id syntax, known flags) still runs on every
 //   start, on cached metadata too, and the loader cross-checks a loaded plugin's descriptor
 //   against the metadata, so a wrong entry can never make the host run other code.
-// - A missing, unreadable, truncated, corrupt (checksum), foreign (other format version,
-//   other plugin directory) file, a file that is not a regular file, not owned by this user,
-//   or group/world-writable, is ignored as if absent, and replaced on save. Never an error.
-// - Saving writes a new file (mode 0600) next to the destination and rename()s it into place:
-//   readers see the old or the new cache, never a torn one. A failure to save is ignored.
+// - A truncated, corrupt (checksum) or foreign (other format version, other plugin directory)
+//   file is ignored as if absent, and replaced on save; so is one the sidecar rules
+//   (sidecar_file.h) do not trust. Never an error. A failure to save is ignored.
 #pragma once
-
-#include <sys/stat.h>
 
 #include <cstdint>
 #include <string>
 #include <unordered_map>
 
 #include "plugin_meta.h"
+#include "sidecar_file.h"
 
 namespace migrator {
-
-// A file's identity and version as far as the cache is concerned.
-struct FileKey {
-    std::uint64_t dev = 0, ino = 0, size = 0;
-    std::int64_t mtime_ns = 0, ctime_ns = 0;
-    static FileKey of(const struct stat& st);
-    bool operator==(const FileKey& o) const {
-        return dev == o.dev && ino == o.ino && size == o.size && mtime_ns == o.mtime_ns &&
-               ctime_ns == o.ctime_ns;
-    }
-};
-
-// Entries younger than this (file mtime/ctime vs. the time of the stat) are not cached: it
-// covers coarse timestamp ticks (jiffies, 1 s on ext3 and small-inode ext4, 2 s on FAT).
-constexpr std::int64_t kRacyMarginNs = 3'000'000'000;
 
 class PluginCache {
 public:

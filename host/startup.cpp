@@ -247,14 +247,28 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
         });
         return st;
     };
+    // Before anything reads the plugin directory (head_verdict.h).
+    PluginSetKey key = PluginSetKey::capture(g.plugins, g.require_manifest);
+    MigrationLock lock;
+    if (!g.plugins.empty()) {
+        std::string head;
+        if (Status st = head_fast_path(g, Db::Mode::read_only, key, lock, head); !st) return finish(st);
+        if (!head.empty()) {
+            if (!g.json) fmt::print("nothing to do: database is at {}\n", head);
+            return finish(Status::ok());
+        }
+    }
     // The plugin set first (it needs no lock): a refused one leaves nothing next to the DB.
     Chain chain;
     if (Status st = load_chain(g, chain); !st) return finish(st);  // plugin set: never reset
-    MigrationLock lock;
-    if (Status st = lock.acquire(g.db, g.lock_timeout_ms); !st) return finish(st);
-    // Waited: the other process may have been a package upgrade's start; its plugins count.
-    if (lock.waited())
-        if (Status st = load_chain(g, chain); !st) return finish(st);
+    if (!lock.held()) {
+        if (Status st = lock.acquire(g.db, g.lock_timeout_ms); !st) return finish(st);
+        // Waited: the other process may have been a package upgrade's start; its plugins count.
+        if (lock.waited()) {
+            key = PluginSetKey::capture(g.plugins, g.require_manifest);
+            if (Status st = load_chain(g, chain); !st) return finish(st);
+        }
+    }
 
     // Look at the database in this process, and let go of it before forking. A hot journal left
     // by a run that died mid-transaction is rolled back here (Db::open).
@@ -266,6 +280,8 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
         Status st = exists ? Db::open(g.db, Db::Mode::read_only, g.busy_timeout_ms, db) : Status::ok();
         DbState state;
         if (st && exists) st = read_state(db, state);
+        if (st && exists && state.current == chain.head() && check_applied_checksums(chain, state))
+            HeadVerdict::save(g.db, key, chain, db);
         db = Db{};
         if (!st) {
             if (st.code() == Code::db_error && looks_corrupt(g.db)) {
@@ -283,7 +299,7 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
         }
     }
 
-    ChildOutcome o = run_isolated([&] { return migrate_up(g, chain, "", false); });
+    ChildOutcome o = run_isolated([&] { return migrate_up(g, chain, "", false, &key); });
     // Whatever a failed child left half-done goes back now, before the file is classified,
     // backed up, or left for the next start.
     if (!o.status) roll_back_hot_journal(g);

@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <ctime>
 #include <cstdio>
 #include <cstdint>
 #include <map>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "head_verdict.h"
 #include "test_support.h"
 
 namespace chaintest {
@@ -212,6 +214,23 @@ inline std::string str(simdjson::dom::element e) { return std::string(std::strin
 // Whether `haystack` contains `needle`.
 inline bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
+}
+
+// Waits until a head verdict about `plugins` may be stored (head_verdict.h): until the plugin
+// directory, its manifest and the migrator binary are older than a timestamp tick. A test
+// that copied them just now would otherwise never see a verdict stored.
+inline bool wait_until_settled(const fs::path& plugins) {
+    for (int i = 0; i < 500; ++i) {
+        const auto key = migrator::PluginSetKey::capture(plugins.string(), false);
+        struct stat st {};
+        const auto now = migrator::realtime_ns();
+        if (key.usable && key.settled(now) && ::stat(MIGRATOR_BIN, &st) == 0 &&
+            migrator::settled(migrator::FileKey::of(st), now))
+            return true;
+        struct timespec t {0, 10'000'000};
+        nanosleep(&t, nullptr);
+    }
+    return false;
 }
 
 }  // namespace chaintest
