@@ -95,6 +95,7 @@ done
 # rule, host/plugin_cache.h): wait so the timed runs see the steady state of a shipped app.
 sleep 3.2
 
+paths=()
 printf "\n%-6s %-8s | %-40s | %-27s\n" "" "" "wall time (median, p90)" "CPU time user+sys (median)"
 printf "%-6s %-8s | %9s %9s %9s %9s %6s | %8s %8s %7s\n" N binary "floor" "fl p90" "migrator" "mig p90" "ratio" "floor" "migrator" "ratio"
 for n in $ns; do
@@ -107,6 +108,12 @@ for n in $ns; do
         "$bin" -q --db "$db" --plugins "$dir" up >/dev/null
         "$bin" -q --db "$db" --plugins "$dir" verify >/dev/null  # exit 0 only at head
         "$bin" -q --db "$db" --plugins "$dir" up >/dev/null      # the no-op being timed
+        # Which path the timed no-op takes (binaries before the head verdict have one path).
+        if "$bin" -v --db "$db" --plugins "$dir" up 2>&1 >/dev/null | grep -q "no plugin read"; then
+            paths+=("$n $label: head verdict (no plugin read)")
+        else
+            paths+=("$n $label: full discovery")
+        fi
         [[ ${#args[@]} -gt 0 ]] && args+=(:::)
         args+=("floor:$label" "$work/tools/floor" "$db" ::: "$label" "$bin" -q --db "$db" --plugins "$dir" up)
     done
@@ -120,3 +127,5 @@ for n in $ns; do
             "$fcpu" "$mcpu" "$(echo "$mcpu / $fcpu" | bc -l)"
     done
 done
+printf "\npath of the timed no-op:\n"
+printf "  %s\n" "${paths[@]}"

@@ -180,7 +180,7 @@ Status head_fast_path(const GlobalOptions& g, Db::Mode mode, PluginSetKey& key, 
     Db db;
     DbMark mark;
     Status st = Db::open(g.db, mode, g.busy_timeout_ms, db);
-    if (st) st = DbMark::read(db, g.db, mark);
+    if (st) st = DbMark::read(db, mark);
     if (!st) {
         // Busy is what the full path would report too, after waiting as long again; anything
         // else (corrupt, unreadable, no bookkeeping) the full path diagnoses.

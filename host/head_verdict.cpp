@@ -1,8 +1,14 @@
 #include "head_verdict.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <functional>
+#include <optional>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -28,12 +34,34 @@ bool stat_key(const std::string& path, FileKey& out) {
     return true;
 }
 
+// Filesystems whose timestamps come from another machine's clock: a skewed clock makes
+// settled() meaningless there. (FUSE is not listed: AppImage-style read-only mounts of a
+// shipped app are FUSE, and local.)
+bool on_network_fs(const std::string& path) {
+    struct statfs fs {};
+    if (::statfs(path.c_str(), &fs) != 0) return true;
+    switch (static_cast<unsigned long>(fs.f_type)) {
+        case 0x6969UL:      // NFS
+        case 0x517BUL:      // SMB
+        case 0xFF534D42UL:  // CIFS
+        case 0xFE534D42UL:  // SMB2
+        case 0x01021997UL:  // 9P
+        case 0x00C36400UL:  // Ceph
+        case 0x5346414FUL:  // AFS
+        case 0x73757245UL:  // Coda
+            return true;
+        default:
+            return false;
+    }
+}
+
 }  // namespace
 
 PluginSetKey PluginSetKey::capture(const std::string& plugins_dir, bool require_manifest) {
     PluginSetKey k;
     k.plugins_dir = plugins_dir;
     k.require_manifest = require_manifest;
+    k.captured_ns = realtime_ns();
     if (plugins_dir.empty()) return k;
     // A manifest that cannot be stat()ed for another reason than absence is left to the full
     // path to report: the key stays unusable.
@@ -41,7 +69,10 @@ PluginSetKey PluginSetKey::capture(const std::string& plugins_dir, bool require_
     const std::string manifest = plugins_dir + "/MANIFEST.json";
     bool manifest_ok = ::stat(manifest.c_str(), &st) == 0 ? (k.manifest = FileKey::of(st), true)
                                                            : errno == ENOENT;
-    k.usable = manifest_ok && stat_key(plugins_dir, k.dir) && stat_key("/proc/self/exe", k.exe);
+    // Readable by this process as it runs now (groups change between runs, the key does not).
+    k.usable = manifest_ok && stat_key(plugins_dir, k.dir) && stat_key("/proc/self/exe", k.exe) &&
+               ::faccessat(AT_FDCWD, plugins_dir.c_str(), R_OK | X_OK, AT_EACCESS) == 0;
+    k.network_fs = k.usable && on_network_fs(plugins_dir);
     return k;
 }
 
@@ -55,29 +86,34 @@ bool PluginSetKey::settled(std::int64_t now_ns) const {
            (manifest == FileKey{} || migrator::settled(manifest, now_ns));
 }
 
-Status DbMark::read(Db& db, const std::string& path, DbMark& out) {
+Status DbMark::read(Db& db, DbMark& out) {
     out = DbMark{};
-    FileKey k;
-    if (!stat_key(path, k)) return {Code::db_error, fmt::format("cannot stat '{}'", path)};
-    out.dev = k.dev;
-    out.ino = k.ino;
+    std::optional<std::string> cur;
+    MIG_TRY(db.query_text("SELECT revision FROM migrator_version WHERE id = 1", cur));
+    if (!cur) return {Code::db_error, "no current revision recorded"};
+    out.revision = *cur;
+    // Every row read_state reads, in one buffer: no allocation per row.
     Stmt s;
-    MIG_TRY(db.prepare("SELECT v.revision, coalesce(a.checksum, ''), "
-                       "(SELECT coalesce(max(id), 0) FROM migrator_history) "
-                       "FROM migrator_version v LEFT JOIN migrator_applied a ON a.revision = v.revision "
-                       "WHERE v.id = 1",
-                       s));
+    MIG_TRY(db.prepare("SELECT revision, checksum FROM migrator_applied ORDER BY rowid", s));
+    std::string rows;
     Status st;
-    if (!s.step(st)) return st ? Status{Code::db_error, "no current revision recorded"} : st;
-    out.revision = s.text(0);
-    out.checksum = s.text(1);
-    out.last_history_id = s.int64(2);
+    while (s.step(st)) {
+        for (int c = 0; c < 2; ++c) {
+            const auto* p = sqlite3_column_text(s.get(), c);
+            rows.append(p ? reinterpret_cast<const char*>(p) : "", static_cast<std::size_t>(sqlite3_column_bytes(s.get(), c)));
+            rows.push_back('\0');
+        }
+        ++out.applied_rows;
+    }
+    MIG_TRY(st);
+    // std::hash is only stable within one executable, which is all a verdict needs: the
+    // executable's identity is part of its key.
+    out.applied_digest = fmt::format("{:016x}:{}", std::hash<std::string_view>{}(rows), rows.size());
     return Status::ok();
 }
 
 std::string DbMark::text() const {
-    // Revision ids cannot hold ':', so the checksum's own ':' keep the text unambiguous.
-    return fmt::format("{}:{}:{}:{}:{}", dev, ino, last_history_id, revision, checksum);
+    return fmt::format("{}:{}:{}", revision, applied_rows, applied_digest);
 }
 
 std::string HeadVerdict::path_for_db(const std::string& db) {
@@ -115,9 +151,13 @@ bool HeadVerdict::holds(const DbMark& mark) const {
 void HeadVerdict::save(const std::string& db_path, const PluginSetKey& key, const Chain& chain, Db& db) {
     const std::string path = path_for_db(db_path);
     if (path.empty() || !key.usable || chain.revisions().empty()) return;
-    if (!key.settled(realtime_ns())) {
+    if (key.network_fs) {
+        spdlog::debug("head verdict not stored: the plugin directory is on a network filesystem");
+        return;
+    }
+    if (!key.settled(key.captured_ns)) {
         spdlog::debug("head verdict not stored: the plugin directory, its manifest or the host "
-                      "changed less than a timestamp tick ago");
+                      "had changed less than a timestamp tick before this run read them");
         return;
     }
     // The run read the directory after `key` was taken: it must still be the same set.
@@ -126,9 +166,9 @@ void HeadVerdict::save(const std::string& db_path, const PluginSetKey& key, cons
         return;
     }
     DbMark mark;
-    if (!DbMark::read(db, db_path, mark)) return;
+    if (!DbMark::read(db, mark)) return;
     const PluginMeta& head = chain.revisions().back();
-    if (mark.revision != head.revision || mark.checksum != head.checksum) return;
+    if (mark.revision != head.revision) return;
     JsonOut j;
     j.begin_object()
         .field("format", kFormat)

@@ -10,24 +10,27 @@
 // - before the lock, the plugin set's key: the plugin directory's FileKey (adding, removing
 //   or renaming a file in it, or a chmod of it, changes it), the release manifest's FileKey
 //   (or its absence), this host executable's FileKey, the host version, and
-//   --require-manifest;
-// - under the migration lock, the database: the file's (dev, inode), its current revision
-//   and the checksum that revision was applied with, and the last migrator_history id (every
-//   up, down and stamp appends a row, so any move of the database since changes it).
+//   --require-manifest; and that this process may still read the directory;
+// - under the migration lock, the database: its current revision and a digest of every
+//   (revision, checksum) row of migrator_applied, which is exactly what the full path reads
+//   from it (read_state) and checks against the plugins (so a database copied over the file,
+//   or edited by hand, is judged in full again).
 //
 // All equal: the database is at head and was judged against this exact plugin set; the run
 // prints "nothing to do" without reading any plugin. Anything different, missing or
 // unreadable: the full path runs, exactly as without a verdict, and stores a new one.
 //
-// What a verdict does not see, by design: a plugin file rewritten in place (the same
-// directory entry). Package managers and `install` replace files by rename, which changes
-// the directory. An in-place edit adds or removes no revision; at head no plugin runs; and
-// every command that loads a plugin (`down`, `up --to`, a start after the database moved, a
-// new release) takes the full path, which refuses the edited file. `migrator verify`,
-// `plugins` and `manifest --verify` always take the full path.
+// What a verdict does not see, by design, because seeing it means one stat() per plugin: a
+// plugin file changed in place (rewritten, or chmod-ed to group-writable) under the same
+// directory entry. Package managers and `install` replace files by rename, which changes
+// the directory. At head no plugin runs; every command that loads one (`down`, `up --to`, a
+// start after the database moved or a new release) takes the full path, which refuses such a
+// file. `migrator verify`, `status`, `plugins` and `manifest --verify` always take it.
 //
-// A verdict is never stored from a racily clean key (settled() in sidecar_file.h), nor when
-// the plugin set's key changed while the run was reading it.
+// A verdict is never stored from a key that was racily clean when it was captured (settled()
+// in sidecar_file.h), from a plugin directory on a network filesystem (its timestamps come
+// from another machine's clock), nor when the plugin set's key changed while the run was
+// reading the directory.
 #pragma once
 
 #include <cstdint>
@@ -46,27 +49,31 @@ struct PluginSetKey {
     FileKey dir, manifest, exe;    // manifest: all zero when the directory has none
     bool require_manifest = false;
     bool usable = false;           // false when the directory or the executable could not be stat()ed
+    bool network_fs = false;       // the directory is on NFS, SMB, a FUSE mount, ...
+    std::int64_t captured_ns = 0;  // realtime_ns() before the first stat()
 
     // Stats the plugin directory, its MANIFEST.json and /proc/self/exe. Call it before the
     // directory is read, so that a change during the run shows as a different key.
     static PluginSetKey capture(const std::string& plugins_dir, bool require_manifest);
     // Its text form, as stored in the verdict.
     std::string text() const;
-    // True when every file timestamp in it is old enough to store (settled()).
+    // True when every file timestamp in it was old enough at `now_ns` to store a verdict
+    // about (settled()). save() asks it at captured_ns: a run that read the directory while
+    // it was racy must not store it, however long the run took.
     bool settled(std::int64_t now_ns) const;
 };
 
-// Where the database stands, as far as a verdict is concerned. One SELECT.
+// Where the database stands, as far as a verdict is concerned: what the full path reads from
+// it (read_state), condensed.
 struct DbMark {
-    std::uint64_t dev = 0, ino = 0;
     std::string revision;        // migrator_version
-    std::string checksum;        // migrator_applied's checksum of `revision`
-    std::int64_t last_history_id = 0;
+    std::uint64_t applied_rows = 0;
+    std::string applied_digest;  // of every (revision, checksum) row of migrator_applied
 
-    // Reads the mark of the database at `path`, open as `db`. db_busy when SQLite is busy;
-    // any other failure (no bookkeeping tables yet, a read error) is an error to the caller,
-    // which then takes the full path.
-    static Status read(Db& db, const std::string& path, DbMark& out);
+    // Reads the mark of `db`. db_busy when SQLite is busy; any other failure (no bookkeeping
+    // tables yet, a read error, a corrupt page) is an error to the caller, which then takes
+    // the full path and reports it.
+    static Status read(Db& db, DbMark& out);
     std::string text() const;
 };
 
@@ -78,8 +85,8 @@ public:
     // Reads the verdict next to `db`. True when it exists, is trusted (sidecar rules), and was
     // made for exactly `key` by this host version.
     bool load(const std::string& db, const PluginSetKey& key);
-    // True when the database stands where the verdict left it (a head revision, same checksum,
-    // same file, no history row since).
+    // True when the database stands where the verdict left it: at its head, with the same
+    // applied rows.
     bool holds(const DbMark& mark) const;
     const std::string& head() const { return head_; }
 

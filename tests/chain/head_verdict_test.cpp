@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <functional>
 
 #include "chain_support.h"
@@ -65,6 +66,7 @@ TEST_CASE("head verdict: a start-up at head reads no plugin and prints what the 
     Workspace w(files);
     REQUIRE(w.run("up").exit_code == 0);
     REQUIRE(wait_until_settled(w.plugins));
+    fs::remove(verdict_path(w));  // whatever the first run stored
     auto full = w.run("-v --json up");  // full path: stores the verdict
     REQUIRE(full.exit_code == 0);
     CHECK_FALSE(took_shortcut(full));
@@ -170,6 +172,58 @@ TEST_CASE("head verdict: a database restored from an older copy is migrated up")
     CHECK(recorded_revision(w.db) == head_of(files));
 }
 
+// Review finding: the first mark held only the head row and the file's inode, and `cp`
+// keeps the inode: a copy from a build with another checksum for an older revision passed.
+TEST_CASE("head verdict: a database copied over the file with another applied checksum exits 3") {
+    const auto files = testing::reference_plugins();
+    REQUIRE(files.size() >= 3);
+    Workspace w(files);
+    Workspace other(files);
+    REQUIRE(other.run("up").exit_code == 0);
+    const std::string older = head_of(reference_prefix(2));
+    Sqlite(other.db).exec("UPDATE migrator_applied SET checksum = printf('%064d', 0) WHERE revision = '" + older + "'");
+    store_verdict(w);
+    fs::copy_file(other.db, w.db, fs::copy_options::overwrite_existing);
+    for (const char* cmd : {"up", "start"}) {
+        auto r = w.run(cmd);
+        INFO(cmd << ": " << r.err);
+        CHECK(r.exit_code == 3);
+        CHECK(contains(r.err, "checksum drift: revision '" + older + "'"));
+    }
+}
+
+// Review finding: the shortcut read only the head's applied row, so `start` answered "nothing
+// to do" for a database whose other bookkeeping pages were unreadable; the full path resets.
+TEST_CASE("head verdict: a corrupt applied-revisions page is a reset, as without a verdict") {
+    Workspace w(testing::reference_plugins());
+    {
+        Sqlite s(w.db);  // small pages, made permanent by a first write: the table spans several
+        s.exec("PRAGMA page_size = 512; CREATE TABLE scratch(x); DROP TABLE scratch;");
+    }
+    store_verdict(w);
+    // The first leaf page of migrator_applied: the oldest revisions, not the head's row.
+    long long leaf = 0, page_size = 0, leaves = 0;
+    {
+        Sqlite s(w.db, SQLITE_OPEN_READONLY);
+        leaves = std::stoll(s.text("SELECT count(*) FROM dbstat WHERE name = 'migrator_applied' AND pagetype = 'leaf'"));
+        leaf = std::stoll(s.text("SELECT min(pageno) FROM dbstat WHERE name = 'migrator_applied' AND pagetype = 'leaf'"));
+        page_size = std::stoll(s.text("PRAGMA page_size"));
+    }
+    REQUIRE(page_size == 512);
+    REQUIRE(leaves >= 2);
+    {
+        std::fstream f(w.db, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp((leaf - 1) * page_size);
+        const char junk[8] = {'\xff', '\xff', '\xff', '\xff', '\xff', '\xff', '\xff', '\xff'};
+        f.write(junk, sizeof junk);
+    }
+    auto r = w.run("-v start");
+    INFO(r.err);
+    CHECK_FALSE(took_shortcut(r));
+    CHECK(r.exit_code == 8);
+    CHECK(contains(r.err, "malformed"));
+}
+
 TEST_CASE("head verdict: a head checksum edited in the database exits 3 (drift)") {
     const auto files = testing::reference_plugins();
     Workspace w(files);
@@ -262,6 +316,7 @@ TEST_CASE("head verdict: a corrupt, unsafe or planted verdict file is ignored an
 TEST_CASE("head verdict: an unwritable verdict location does not fail the command") {
     Workspace w(testing::reference_plugins());
     REQUIRE(w.run("up").exit_code == 0);
+    fs::remove(verdict_path(w));  // whatever the first run stored
     fs::create_directory(verdict_path(w));
     REQUIRE(wait_until_settled(w.plugins));
     for (int i = 0; i < 2; ++i) {
@@ -295,6 +350,27 @@ TEST_CASE("head verdict: a racily new file is never judged settled") {
     CHECK_FALSE(settled(future, now));
 }
 
+// Review finding: the racy rule was judged when the verdict was saved, so a run that read a
+// just-changed directory and then waited (a busy database) stored a key that a second change
+// in the same timestamp tick would not alter.
+TEST_CASE("head verdict: none is stored from a key captured while the directory was racy") {
+    Workspace w(testing::reference_plugins());
+    REQUIRE(w.run("up").exit_code == 0);
+    migrator::GlobalOptions g;
+    g.db = w.db.string();
+    g.plugins = w.plugins.string();
+    testing::write_file(w.plugins / "README", "changed just before the run");
+    const auto key = migrator::PluginSetKey::capture(g.plugins, false);
+    migrator::Chain chain;
+    REQUIRE(migrator::load_chain(g, chain).is_ok());
+    migrator::Db db;
+    REQUIRE(migrator::Db::open(g.db, migrator::Db::Mode::read_only, 1000, db).is_ok());
+    REQUIRE(wait_until_settled(w.plugins));  // the run took long: "now" is settled, the key is not
+    fs::remove(verdict_path(w));
+    migrator::HeadVerdict::save(g.db, key, chain, db);
+    CHECK_FALSE(fs::exists(verdict_path(w)));
+}
+
 TEST_CASE("head verdict: none is stored when the plugin directory changes during the run") {
     Workspace w(testing::reference_plugins());
     REQUIRE(w.run("up").exit_code == 0);
@@ -307,6 +383,7 @@ TEST_CASE("head verdict: none is stored when the plugin directory changes during
     REQUIRE(migrator::load_chain(g, chain).is_ok());
     migrator::Db db;
     REQUIRE(migrator::Db::open(g.db, migrator::Db::Mode::read_only, 1000, db).is_ok());
+    fs::remove(verdict_path(w));  // whatever the `up` above stored
 
     testing::write_file(w.plugins / "README", "a file added while the run read the directory");
     migrator::HeadVerdict::save(g.db, key, chain, db);
