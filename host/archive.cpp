@@ -1,4 +1,5 @@
 #include "archive.h"
+#include "log.h"
 
 #include <sys/stat.h>
 
@@ -9,7 +10,6 @@
 #include <sstream>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "discover.h"
 #include "sha256.h"
@@ -52,7 +52,7 @@ bool content_hash(const fs::path& p, Entry& e) {
     ss << in.rdbuf();
     const std::string bytes = ss.str();
     if (Status st = sha256_hex(bytes, e.sha256); !st) {
-        spdlog::warn("plugin archive: {} ('{}' is listed by FNV-1a only for now)", st.message(), p.string());
+        log_warn("plugin archive: {} ('{}' is listed by FNV-1a only for now)", st.message(), p.string());
         e.sha256.clear();
     }
     e.size = bytes.size();
@@ -130,7 +130,7 @@ void archive_plugins(const std::string& db_path, const std::vector<const PluginM
         fs::copy_file(src, tmp, fs::copy_options::overwrite_existing, ec);
         Entry e;
         if (ec || !content_hash(tmp, e)) {
-            spdlog::warn("could not archive plugin '{}' in '{}': {}", src.string(), dir.string(),
+            log_warn("could not archive plugin '{}' in '{}': {}", src.string(), dir.string(),
                          ec ? ec.message() : std::string("cannot read the copy"));
             fs::remove(tmp, ec);
             continue;
@@ -174,7 +174,7 @@ Status extend_with_archive(const std::string& db_path, const std::string& plugin
     MIG_TRY(build_chain(std::move(all), extended)
                 .with_context(fmt::format("the plugins in '{}' and the archive '{}' do not form one chain: ",
                                           plugins_dir, dir.string())));
-    spdlog::info("using {} archived plugin(s) from '{}' for revisions this app no longer ships", added, dir.string());
+    log_info("using {} archived plugin(s) from '{}' for revisions this app no longer ships", added, dir.string());
     chain = std::move(extended);
     return Status::ok();
 }

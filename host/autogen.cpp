@@ -1,4 +1,5 @@
 #include "autogen.h"
+#include "log.h"
 
 #include <algorithm>
 #include <cctype>
@@ -11,7 +12,6 @@
 #include <sstream>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "chain.h"
 #include "check.h"

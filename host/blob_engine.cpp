@@ -1,4 +1,5 @@
 #include "blob_engine.h"
+#include "log.h"
 
 #include <algorithm>
 #include <array>
@@ -7,7 +8,6 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "json_out.h"
 #include "json_schema.h"
@@ -355,13 +355,13 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
                            del));
         del.bind(1, std::string_view(opts.revision)).bind(2, std::string_view(stats.table)).bind(3, std::string_view(stats.column));
         MIG_TRY(del.run());
-        spdlog::info("{}: {} row(s) quarantined by up were left as they are", where, quarantined_up);
+        log_info("{}: {} row(s) quarantined by up were left as they are", where, quarantined_up);
     }
     if (stats.failed > 0)
-        spdlog::warn("{}: {} row(s) failed and were quarantined, left as they were (see table "
+        log_warn("{}: {} row(s) failed and were quarantined, left as they were (see table "
                      "migrator_quarantine); first: rowid {}: {}",
                      where, stats.failed, stats.errors.front().rowid, stats.errors.front().message);
-    spdlog::info("{}: {} rows, {} changed, {} unchanged in {:.0f} ms ({:.0f} rows/s)", where,
+    log_info("{}: {} rows, {} changed, {} unchanged in {:.0f} ms ({:.0f} rows/s)", where,
                  stats.scanned, stats.changed, stats.unchanged, stats.duration_ms,
                  stats.duration_ms > 0 ? static_cast<double>(stats.scanned) * 1000.0 / stats.duration_ms : 0.0);
     return Status::ok();

@@ -1,4 +1,5 @@
 #include "chain.h"
+#include "log.h"
 
 #include <unistd.h>
 
@@ -10,7 +11,6 @@
 #include <memory>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "events.h"
 #include "host_services.h"
@@ -145,7 +145,7 @@ bool stderr_is_tty() {
 }
 
 void finish_progress_line() {
-    if (stderr_is_tty() && spdlog::get_level() <= spdlog::level::info) std::fputs("\r\033[K", stderr);
+    if (stderr_is_tty() && log_level() <= LogLevel::info) std::fputs("\r\033[K", stderr);
 }
 
 // Progress of a blob migration: a bar on a TTY (stderr), and a "progress" event at every
@@ -164,7 +164,7 @@ std::function<void(const std::string&, const std::string&, std::uint64_t, double
                 .field("rows", static_cast<std::int64_t>(rows)).field("percent", pct);
             events->emit(e);
         }
-        if (stderr_is_tty() && spdlog::get_level() <= spdlog::level::info) {
+        if (stderr_is_tty() && log_level() <= LogLevel::info) {
             std::string bar(static_cast<size_t>(pct / 4), '#');
             bar.resize(25, ' ');
             std::fprintf(stderr, "\r%s %s.%s [%s] %3d%% %llu rows", revision.c_str(), table.c_str(),
@@ -253,7 +253,7 @@ Status run_plan(Db& db, const Plan& plan, const RunOptions& opts, RunReport& rep
             const PluginMeta& m = *plan.steps[k];
             const std::string new_current =
                 plan.direction == Direction::up ? m.revision : m.parent;
-            spdlog::info("{} {} -> {}: {}", direction_name(plan.direction), show(reached),
+            log_info("{} {} -> {}: {}", direction_name(plan.direction), show(reached),
                          show(new_current), m.description);
             if (cancel.load()) return {Code::cancelled, "cancelled by the operator; rolled back"};
             if (opts.events) {

@@ -1,4 +1,5 @@
 #include "check.h"
+#include "log.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -8,7 +9,6 @@
 #include <sstream>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "chain.h"
 #include "db.h"
@@ -341,8 +341,8 @@ Status cmd_check(const GlobalOptions& g, const CheckOptions& o) {
     // 4. The head's declaration of the frozen schemas it was written up to.
     if (!o.frozen_dir.empty()) MIG_TRY(check_declared_fingerprints(chain, o));
 
-    for (const auto& w : warnings) spdlog::warn("{}", w);
-    for (const auto& n : notes) spdlog::warn("{}", n);
+    for (const auto& w : warnings) log_warn("{}", w);
+    for (const auto& n : notes) log_warn("{}", n);
     fmt::print("ok: {} revision(s) from scratch give exactly the schema of {}", chain.revisions().size(),
                o.schema_file);
     if (o.populated) fmt::print("; so do populated DBs at {} older revision(s)", populated);

@@ -1,4 +1,5 @@
 #include "commands.h"
+#include "log.h"
 
 #include <csignal>
 #include <sys/stat.h>
@@ -11,7 +12,6 @@
 #include <iterator>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "archive.h"
 #include "bookkeeping.h"
@@ -29,11 +29,11 @@
 
 namespace migrator {
 Status run_plan_quietly(Db& db, const Plan& plan, const RunOptions& opts) {
-    const auto level = spdlog::get_level();
-    spdlog::set_level(std::max(level, spdlog::level::warn));
+    const auto level = log_level();
+    log_set_level(std::max(level, LogLevel::warn));
     RunReport report;
     Status st = run_plan(db, plan, opts, report);
-    spdlog::set_level(level);
+    log_set_level(level);
     return st;
 }
 
@@ -185,14 +185,14 @@ Status head_fast_path(const GlobalOptions& g, Db::Mode mode, PluginSetKey& key, 
         // Busy is what the full path would report too, after waiting as long again; anything
         // else (corrupt, unreadable, no bookkeeping) the full path diagnoses.
         if (st.code() == Code::db_busy) return st;
-        spdlog::debug("head verdict: cannot read the database ({}); full start-up", st.message());
+        log_debug("head verdict: cannot read the database ({}); full start-up", st.message());
         return Status::ok();
     }
     if (!verdict.holds(mark)) {
-        spdlog::debug("head verdict: the database moved since; full start-up");
+        log_debug("head verdict: the database moved since; full start-up");
         return Status::ok();
     }
-    spdlog::debug("head verdict: database at head {} of the unchanged plugin set; no plugin read",
+    log_debug("head verdict: database at head {} of the unchanged plugin set; no plugin read",
                   verdict.head());
     head = verdict.head();
     return Status::ok();
@@ -265,7 +265,7 @@ Status cmd_stamp(const GlobalOptions& g, const std::string& to) {
     MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
     MIG_TRY(Db::open(g.db, Db::Mode::create, g.busy_timeout_ms, ctx.db));
     MIG_TRY(stamp(ctx.db, ctx.chain, target));
-    spdlog::info("stamped {} at {} (no migration was run)", g.db, to);
+    log_info("stamped {} at {} (no migration was run)", g.db, to);
     return Status::ok();
 }
 
@@ -356,7 +356,7 @@ Status cmd_blob(const GlobalOptions& g, const std::string& revision, bool down,
     err.back() = '\0';
     if (rc == MIG_BLOB_UNCHANGED) {
         std::fwrite(in.data(), 1, in.size(), stdout);
-        spdlog::info("{}.{} ({}): unchanged", b.table, b.column, down ? "down" : "up");
+        log_info("{}.{} ({}): unchanged", b.table, b.column, down ? "down" : "up");
         return Status::ok();
     }
     if (rc == MIG_BLOB_CHANGED) {

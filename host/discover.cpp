@@ -1,4 +1,5 @@
 #include "discover.h"
+#include "log.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -15,7 +16,6 @@
 #include <memory>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "elf_note.h"
 #include "plugin_cache.h"
@@ -166,7 +166,7 @@ Status discover(const std::string& dir_arg, std::vector<PluginMeta>& out,
         out.push_back(std::move(m));
     }
     if (!cache_path.empty()) {
-        spdlog::debug("plugin cache '{}': {} of {} plugin notes from the cache", cache_path, hits,
+        log_debug("plugin cache '{}': {} of {} plugin notes from the cache", cache_path, hits,
                       names.size());
         cache.save();
     }

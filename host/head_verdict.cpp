@@ -1,4 +1,5 @@
 #include "head_verdict.h"
+#include "log.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,7 +13,6 @@
 
 #include <fmt/format.h>
 #include <simdjson.h>
-#include <spdlog/spdlog.h>
 
 #include "json_out.h"
 #include "version.h"
@@ -132,11 +132,11 @@ bool HeadVerdict::load(const std::string& db, const PluginSetKey& key) {
     if (parser.parse(data).get(doc) || doc["format"].get(format) || format != kFormat ||
         doc["plugin_set"].get(plugins) || doc["head"].get(head) || doc["db"].get(mark) ||
         head.empty()) {
-        spdlog::debug("head verdict '{}': not readable; the full start-up runs", path_for_db(db));
+        log_debug("head verdict '{}': not readable; the full start-up runs", path_for_db(db));
         return false;
     }
     if (plugins != key.text()) {
-        spdlog::debug("head verdict '{}': made for another plugin set, host or option", path_for_db(db));
+        log_debug("head verdict '{}': made for another plugin set, host or option", path_for_db(db));
         return false;
     }
     head_ = head;
@@ -152,17 +152,17 @@ void HeadVerdict::save(const std::string& db_path, const PluginSetKey& key, cons
     const std::string path = path_for_db(db_path);
     if (path.empty() || !key.usable || chain.revisions().empty()) return;
     if (key.network_fs) {
-        spdlog::debug("head verdict not stored: the plugin directory is on a network filesystem");
+        log_debug("head verdict not stored: the plugin directory is on a network filesystem");
         return;
     }
     if (!key.settled(key.captured_ns)) {
-        spdlog::debug("head verdict not stored: the plugin directory, its manifest or the host "
+        log_debug("head verdict not stored: the plugin directory, its manifest or the host "
                       "had changed less than a timestamp tick before this run read them");
         return;
     }
     // The run read the directory after `key` was taken: it must still be the same set.
     if (PluginSetKey::capture(key.plugins_dir, key.require_manifest).text() != key.text()) {
-        spdlog::debug("head verdict not stored: the plugin directory changed during the run");
+        log_debug("head verdict not stored: the plugin directory changed during the run");
         return;
     }
     DbMark mark;
@@ -177,7 +177,7 @@ void HeadVerdict::save(const std::string& db_path, const PluginSetKey& key, cons
         .field("head", head.revision)
         .end_object();
     if (replace_sidecar(path, j.str() + "\n"))
-        spdlog::debug("head verdict '{}': stored for head {}", path, head.revision);
+        log_debug("head verdict '{}': stored for head {}", path, head.revision);
 }
 
 }  // namespace migrator

@@ -1,6 +1,6 @@
 #include "host_services.h"
+#include "log.h"
 
-#include <spdlog/spdlog.h>
 
 namespace migrator {
 namespace {
@@ -36,7 +36,7 @@ const mig_host_v1 kTemplate = [] {
             h.errmsg() = "cancelled by the operator";
             return MIG_CANCELLED;
         }
-        spdlog::debug("[{}] exec: {}", h.revision(), sql);
+        log_debug("[{}] exec: {}", h.revision(), sql);
         char* err = nullptr;
         int rc = sqlite3_exec(h.db().get(), sql, nullptr, nullptr, &err);
         if (rc == SQLITE_OK) return MIG_OK;
@@ -119,15 +119,15 @@ const mig_host_v1 kTemplate = [] {
         auto& h = self(ctx);
         const char* m = msg ? msg : "";
         switch (level) {
-            case MIG_LOG_DEBUG: spdlog::debug("[{}] {}", h.revision(), m); break;
-            case MIG_LOG_WARN: spdlog::warn("[{}] {}", h.revision(), m); break;
-            case MIG_LOG_ERROR: spdlog::error("[{}] {}", h.revision(), m); break;
-            default: spdlog::info("[{}] {}", h.revision(), m); break;
+            case MIG_LOG_DEBUG: log_debug("[{}] {}", h.revision(), m); break;
+            case MIG_LOG_WARN: log_warn("[{}] {}", h.revision(), m); break;
+            case MIG_LOG_ERROR: log_error("[{}] {}", h.revision(), m); break;
+            default: log_info("[{}] {}", h.revision(), m); break;
         }
     };
     t.progress = [](void* ctx, uint64_t done, uint64_t total) -> int32_t {
         auto& h = self(ctx);
-        spdlog::trace("[{}] progress {}/{}", h.revision(), done, total);
+        log_trace("[{}] progress {}/{}", h.revision(), done, total);
         return h.cancelled() ? 1 : 0;
     };
     return t;

@@ -1,4 +1,5 @@
 #include "isolate.h"
+#include "log.h"
 
 #include <sys/wait.h>
 #include <fcntl.h>
@@ -10,7 +11,6 @@
 #include <cstring>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 namespace migrator {
 namespace {
@@ -141,7 +141,7 @@ ChildOutcome run_isolated(const std::function<Status()>& work) {
         ::close(fds[1]);
         std::fflush(stdout);
         std::fflush(stderr);
-        spdlog::shutdown();
+        log_shutdown();
         ::_exit(exit_code(st.code()));
     }
     ::close(fds[1]);

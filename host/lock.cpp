@@ -1,4 +1,5 @@
 #include "lock.h"
+#include "log.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -10,7 +11,6 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 namespace migrator {
 
@@ -42,7 +42,7 @@ Status MigrationLock::acquire(const std::string& db_path, int timeout_ms) {
                                 path, timeout_ms)};
         }
         if (!told) {
-            spdlog::info("waiting for another migrator process to finish with {}", db_path);
+            log_info("waiting for another migrator process to finish with {}", db_path);
             told = true;
         }
         waited_ = true;

@@ -1,12 +1,11 @@
 // migrator: command line entry. Parses arguments (CLI11), sets up logging (spdlog, stderr),
 // dispatches to commands.cpp and turns the resulting Status into the exit code.
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <csignal>
 
 #include "commands.h"
+#include "log.h"
 #include "autogen.h"
 #include "check.h"
 #include "events.h"
@@ -219,18 +218,15 @@ int main(int argc, char** argv) {
         return exit_code(Code::usage);
     }
 
-    auto logger = spdlog::stderr_color_mt("migrator");
-    logger->set_pattern("%^%l%$: %v");
-    spdlog::set_default_logger(logger);
-    spdlog::set_level(quiet ? spdlog::level::warn
-                      : verbosity >= 2 ? spdlog::level::trace
-                      : verbosity == 1 ? spdlog::level::debug
-                                       : spdlog::level::info);
+    log_init(quiet ? LogLevel::warn
+             : verbosity >= 2 ? LogLevel::trace
+             : verbosity == 1 ? LogLevel::debug
+                              : LogLevel::info);
 
     std::signal(SIGPIPE, SIG_IGN);  // a closed --events pipe must not kill a migration
     Events events;
     if (Status est = events.open(events_spec); !est) {
-        spdlog::error("{}", est.message());
+        log_error("{}", est.message());
         return exit_code(est.code());
     }
     if (events.enabled()) g.events = &events;
@@ -261,6 +257,6 @@ int main(int argc, char** argv) {
     else if (*fingerprints) st = cmd_fingerprints(fingerprints_dir, fingerprints_cpp);
     else if (*blob) st = cmd_blob(g, to, blob_down, blob_table, blob_column);
     else if (*manifest) st = cmd_manifest(g, manifest_release, manifest_verify);
-    if (!st && st.code() != Code::reset_performed) spdlog::error("{}", st.message());
+    if (!st && st.code() != Code::reset_performed) log_error("{}", st.message());
     return exit_code(st.code());
 }

@@ -1,4 +1,5 @@
 #include "plugin_cache.h"
+#include "log.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,7 +11,6 @@
 #include <cstring>
 #include <vector>
 
-#include <spdlog/spdlog.h>
 
 #include "migrator/plugin_api.h"
 
@@ -141,7 +141,7 @@ bool PluginCache::load() {
          payload_size == data.size() - kHeaderSize &&
          hash64(data.data() + kHeaderSize, static_cast<std::size_t>(payload_size)) == payload_hash;
     if (!ok) {
-        spdlog::debug("plugin cache '{}': foreign, truncated or corrupt; ignored", path_);
+        log_debug("plugin cache '{}': foreign, truncated or corrupt; ignored", path_);
         return false;
     }
 
@@ -149,7 +149,7 @@ bool PluginCache::load() {
     std::string dir;
     std::uint32_t count = 0;
     if (!r.str(dir) || dir != dir_ || !r.get(count) || count > r.remaining() / 64) {
-        spdlog::debug("plugin cache '{}': for another plugin directory or malformed; ignored", path_);
+        log_debug("plugin cache '{}': for another plugin directory or malformed; ignored", path_);
         return false;
     }
     std::unordered_map<std::string, Entry> entries;
@@ -162,7 +162,7 @@ bool PluginCache::load() {
               r.get(e.meta.flags) && r.str(e.meta.revision) && r.str(e.meta.parent) &&
               r.str(e.meta.checksum) && r.str(e.meta.description) && read_blobs(r, e.meta.blobs)) ||
             !entries.emplace(std::move(name), std::move(e)).second) {
-            spdlog::debug("plugin cache '{}': malformed entry; ignored", path_);
+            log_debug("plugin cache '{}': malformed entry; ignored", path_);
             return false;
         }
     }
@@ -235,7 +235,7 @@ bool PluginCache::save() {
     std::memcpy(h + 32, &payload_hash, 8);
 
     if (!replace_sidecar(path_, buf)) return false;
-    spdlog::debug("plugin cache '{}': saved {} entries", path_, count);
+    log_debug("plugin cache '{}': saved {} entries", path_, count);
     return true;
 }
 

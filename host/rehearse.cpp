@@ -1,4 +1,5 @@
 #include "rehearse.h"
+#include "log.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,7 +16,6 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "chain.h"
 #include "json_out.h"
@@ -600,7 +600,7 @@ Status cmd_rehearse(const GlobalOptions& g, Direction dir, const std::string& to
                    "the copy; dry run total {:.0f} ms)\n",
                    steps_ms, ms_since(t_all));
         if (schema_invalid > 0)
-            spdlog::warn("{} migrated value(s) do not match their model's frozen JSON Schema (listed "
+            log_warn("{} migrated value(s) do not match their model's frozen JSON Schema (listed "
                          "above): the migration would succeed, but the app may not read them",
                          schema_invalid);
     } else {

@@ -1,4 +1,5 @@
 #include "sidecar_file.h"
+#include "log.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,7 +10,6 @@
 #include <cstring>
 #include <ctime>
 
-#include <spdlog/spdlog.h>
 
 namespace migrator {
 namespace {
@@ -73,7 +73,7 @@ bool read_sidecar(const std::string& path, std::size_t min_size, std::size_t max
         (st.st_mode & (S_IWGRP | S_IWOTH)) || st.st_size < 0 ||
         static_cast<std::uint64_t>(st.st_size) < min_size ||
         static_cast<std::uint64_t>(st.st_size) > max_size) {
-        spdlog::debug("'{}': not a private regular file of a plausible size; ignored", path);
+        log_debug("'{}': not a private regular file of a plausible size; ignored", path);
         return false;
     }
     out.resize(static_cast<std::size_t>(st.st_size));
@@ -94,14 +94,14 @@ bool replace_sidecar(const std::string& path, std::string_view data) {
     std::string tmp = path + ".tmp-XXXXXX";
     int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
     if (fd < 0) {
-        spdlog::debug("'{}': cannot create a temporary file ({}); not saved", path, std::strerror(errno));
+        log_debug("'{}': cannot create a temporary file ({}); not saved", path, std::strerror(errno));
         return false;
     }
     bool ok = write_all(fd, data.data(), data.size());
     ok = (::close(fd) == 0) && ok;
     ok = ok && ::rename(tmp.c_str(), path.c_str()) == 0;
     if (!ok) {
-        spdlog::debug("'{}': cannot write ({}); not saved", path, std::strerror(errno));
+        log_debug("'{}': cannot write ({}); not saved", path, std::strerror(errno));
         ::unlink(tmp.c_str());
     }
     return ok;

@@ -1,4 +1,5 @@
 #include "startup.h"
+#include "log.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,7 +12,6 @@
 #include <fstream>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "archive.h"
 #include "backup.h"
@@ -86,7 +86,7 @@ void roll_back_hot_journal(const GlobalOptions& g) {
     if (!fs::exists(g.db + "-journal", ec)) return;  // no journal, nothing to roll back
     Db db;  // Db::open rolls a hot journal back
     if (Status st = Db::open(g.db, Db::Mode::read_only, g.busy_timeout_ms, db); !st)
-        spdlog::warn("could not roll back the failed migration's journal: {}", st.message());
+        log_warn("could not roll back the failed migration's journal: {}", st.message());
 }
 
 void emit_simple(const GlobalOptions& g, const char* name, const std::function<void(JsonOut&)>& fill) {
@@ -125,7 +125,7 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
                       FailureClass cls, const std::string& failing_revision, const Status& failure,
                       const std::string& from) {
     const std::string dir = so.backup_dir.empty() ? default_backup_dir(g.db) : so.backup_dir;
-    spdlog::warn("migration failed ({}): backing up '{}' and resetting it to a fresh database at {}",
+    log_warn("migration failed ({}): backing up '{}' and resetting it to a fresh database at {}",
                  class_name(cls), g.db, chain.head());
 
     // The fresh database is built first, beside the old one. When that fails too, the reset
@@ -146,7 +146,7 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
     fresh.events = nullptr;
     fresh.print_results = false;
     ChildOutcome built = run_isolated([&] {
-        spdlog::set_level(std::max(spdlog::get_level(), spdlog::level::warn));
+        log_set_level(std::max(log_level(), LogLevel::warn));
         return migrate_up(fresh, chain, "", false);
     });
     if (!built.status) {
@@ -218,7 +218,7 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
         int fd = ::open(incident_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
         if (fd >= 0) ok = (::fsync(fd) == 0) && ok, ::close(fd);
-        if (!ok) spdlog::warn("could not write the incident file '{}': {}", incident_file, std::strerror(errno));
+        if (!ok) log_warn("could not write the incident file '{}': {}", incident_file, std::strerror(errno));
     }
     prune_backups(g.db, dir, so.keep_backups);
     emit_simple(g, "reset", [&](JsonOut& e) {
@@ -309,7 +309,7 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
     // Returned as is, main() logs it; only the reset path needs it logged here.
     if (cls != FailureClass::migration && cls != FailureClass::corrupt) return finish(failure);
     if (so.central || !so.reset) return finish(failure);
-    spdlog::error("{}", failure.message());
+    log_error("{}", failure.message());
     // The failing revision: where the DB stopped is `current` (the chain is one transaction),
     // so the first pending revision is the best attribution available from outside.
     std::string failing;

@@ -63,7 +63,7 @@ set(CPACK_DEBIAN_DEBUGINFO_PACKAGE ON)
 # run strips while installing instead (CPackProjectConfig.cmake.in).
 set(CPACK_DEBIAN_REFERENCE_APP_DEBUGINFO_PACKAGE OFF)
 
-# Runtime libraries of the binary (bin/migrator: SQLite, fmt, spdlog, and
+# Runtime libraries of the binary (bin/migrator: SQLite, fmt (spdlog is header-only), and
 # simdjson where the host links it) and of the reference plugins (0005_message_v2: simdjson).
 # dpkg-shlibdeps computes them, with minimum versions and libc6/libstdc++6/libgcc-s1, from
 # the ELF files actually packaged. The lists below are the Debian 12 names it finds, used
@@ -88,7 +88,7 @@ if(MIGRATOR_DEB_SHLIBDEPS)
     set(CPACK_DEBIAN_HOST_PACKAGE_DEPENDS "libssl3")
 else()
     set(CPACK_DEBIAN_HOST_PACKAGE_DEPENDS
-        "libc6, libstdc++6, libgcc-s1, libsqlite3-0, libfmt9, libspdlog1.10, libssl3")
+        "libc6, libstdc++6, libgcc-s1, libsqlite3-0, libfmt9, libssl3")
     get_target_property(_migrator_core_libs migrator_core LINK_LIBRARIES)
     if("simdjson::simdjson" IN_LIST _migrator_core_libs)
         string(APPEND CPACK_DEBIAN_HOST_PACKAGE_DEPENDS ", libsimdjson14")
