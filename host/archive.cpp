@@ -1,5 +1,4 @@
 #include "archive.h"
-#include "log.h"
 
 #include <sys/stat.h>
 
@@ -12,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "discover.h"
+#include "log.h"
 #include "sha256.h"
 
 namespace migrator {
@@ -131,7 +131,7 @@ void archive_plugins(const std::string& db_path, const std::vector<const PluginM
         Entry e;
         if (ec || !content_hash(tmp, e)) {
             log_warn("could not archive plugin '{}' in '{}': {}", src.string(), dir.string(),
-                         ec ? ec.message() : std::string("cannot read the copy"));
+                     ec ? ec.message() : std::string("cannot read the copy"));
             fs::remove(tmp, ec);
             continue;
         }

@@ -1,5 +1,4 @@
 #include "autogen.h"
-#include "log.h"
 
 #include <algorithm>
 #include <cctype>
@@ -17,6 +16,7 @@
 #include "check.h"
 #include "db.h"
 #include "json_models.h"
+#include "log.h"
 #include "plan.h"
 #include "schema_model.h"
 

@@ -1,5 +1,4 @@
 #include "blob_engine.h"
-#include "log.h"
 
 #include <algorithm>
 #include <array>
@@ -11,6 +10,7 @@
 
 #include "json_out.h"
 #include "json_schema.h"
+#include "log.h"
 #include "worker_pool.h"
 
 namespace migrator {
@@ -359,11 +359,11 @@ Status run_blob_migration(Db& db, const mig_blob_migration_v1& blob, Direction d
     }
     if (stats.failed > 0)
         log_warn("{}: {} row(s) failed and were quarantined, left as they were (see table "
-                     "migrator_quarantine); first: rowid {}: {}",
-                     where, stats.failed, stats.errors.front().rowid, stats.errors.front().message);
+                 "migrator_quarantine); first: rowid {}: {}",
+                 where, stats.failed, stats.errors.front().rowid, stats.errors.front().message);
     log_info("{}: {} rows, {} changed, {} unchanged in {:.0f} ms ({:.0f} rows/s)", where,
-                 stats.scanned, stats.changed, stats.unchanged, stats.duration_ms,
-                 stats.duration_ms > 0 ? static_cast<double>(stats.scanned) * 1000.0 / stats.duration_ms : 0.0);
+             stats.scanned, stats.changed, stats.unchanged, stats.duration_ms,
+             stats.duration_ms > 0 ? static_cast<double>(stats.scanned) * 1000.0 / stats.duration_ms : 0.0);
     return Status::ok();
 }
 

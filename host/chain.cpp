@@ -1,5 +1,4 @@
 #include "chain.h"
-#include "log.h"
 
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include "host_services.h"
 #include "json_out.h"
 #include "loader.h"
+#include "log.h"
 #include "manifest.h"
 
 namespace migrator {
@@ -254,7 +254,7 @@ Status run_plan(Db& db, const Plan& plan, const RunOptions& opts, RunReport& rep
             const std::string new_current =
                 plan.direction == Direction::up ? m.revision : m.parent;
             log_info("{} {} -> {}: {}", direction_name(plan.direction), show(reached),
-                         show(new_current), m.description);
+                     show(new_current), m.description);
             if (cancel.load()) return {Code::cancelled, "cancelled by the operator; rolled back"};
             if (opts.events) {
                 JsonOut e = opts.events->begin("revision_started");

@@ -1,5 +1,4 @@
 #include "check.h"
-#include "log.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -14,6 +13,7 @@
 #include "db.h"
 #include "json_models.h"
 #include "loader.h"
+#include "log.h"
 #include "manifest.h"
 #include "plan.h"
 #include "schema_model.h"

@@ -1,5 +1,4 @@
 #include "commands.h"
-#include "log.h"
 
 #include <csignal>
 #include <sys/stat.h>
@@ -18,10 +17,11 @@
 #include "chain.h"
 #include "db.h"
 #include "discover.h"
-#include "loader.h"
 #include "json_out.h"
-#include "manifest.h"
+#include "loader.h"
 #include "lock.h"
+#include "log.h"
+#include "manifest.h"
 #include "plan.h"
 #include "plugin_cache.h"
 #include "report.h"
@@ -193,7 +193,7 @@ Status head_fast_path(const GlobalOptions& g, Db::Mode mode, PluginSetKey& key, 
         return Status::ok();
     }
     log_debug("head verdict: database at head {} of the unchanged plugin set; no plugin read",
-                  verdict.head());
+              verdict.head());
     head = verdict.head();
     return Status::ok();
 }

@@ -1,5 +1,4 @@
 #include "discover.h"
-#include "log.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -18,8 +17,9 @@
 #include <fmt/format.h>
 
 #include "elf_note.h"
-#include "plugin_cache.h"
+#include "log.h"
 #include "migrator/plugin_api.h"
+#include "plugin_cache.h"
 
 namespace migrator {
 namespace {
@@ -167,7 +167,7 @@ Status discover(const std::string& dir_arg, std::vector<PluginMeta>& out,
     }
     if (!cache_path.empty()) {
         log_debug("plugin cache '{}': {} of {} plugin notes from the cache", cache_path, hits,
-                      names.size());
+                  names.size());
         cache.save();
     }
     return Status::ok();

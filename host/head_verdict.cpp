@@ -1,5 +1,4 @@
 #include "head_verdict.h"
-#include "log.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,6 +14,7 @@
 #include <simdjson.h>
 
 #include "json_out.h"
+#include "log.h"
 #include "version.h"
 
 namespace migrator {
@@ -157,7 +157,7 @@ void HeadVerdict::save(const std::string& db_path, const PluginSetKey& key, cons
     }
     if (!key.settled(key.captured_ns)) {
         log_debug("head verdict not stored: the plugin directory, its manifest or the host "
-                      "had changed less than a timestamp tick before this run read them");
+                  "had changed less than a timestamp tick before this run read them");
         return;
     }
     // The run read the directory after `key` was taken: it must still be the same set.
@@ -167,17 +167,16 @@ void HeadVerdict::save(const std::string& db_path, const PluginSetKey& key, cons
     }
     DbMark mark;
     if (!DbMark::read(db, mark)) return;
-    const PluginMeta& head = chain.revisions().back();
-    if (mark.revision != head.revision) return;
+    if (mark.revision != chain.head()) return;
     JsonOut j;
     j.begin_object()
         .field("format", kFormat)
         .field("plugin_set", key.text())
         .field("db", mark.text())
-        .field("head", head.revision)
+        .field("head", chain.head())
         .end_object();
     if (replace_sidecar(path, j.str() + "\n"))
-        log_debug("head verdict '{}': stored for head {}", path, head.revision);
+        log_debug("head verdict '{}': stored for head {}", path, chain.head());
 }
 
 }  // namespace migrator

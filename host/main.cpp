@@ -5,10 +5,10 @@
 #include <csignal>
 
 #include "commands.h"
-#include "log.h"
 #include "autogen.h"
 #include "check.h"
 #include "events.h"
+#include "log.h"
 #include "rehearse.h"
 #include "startup.h"
 #include "version.h"

@@ -1,5 +1,4 @@
 #include "plugin_cache.h"
-#include "log.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -12,6 +11,7 @@
 #include <vector>
 
 
+#include "log.h"
 #include "migrator/plugin_api.h"
 
 namespace migrator {

@@ -1,5 +1,4 @@
 #include "rehearse.h"
-#include "log.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -20,6 +19,7 @@
 #include "chain.h"
 #include "json_out.h"
 #include "json_schema.h"
+#include "log.h"
 #include "migrator/plugin_api.h"
 #include "report.h"
 #include "schema_model.h"
@@ -601,8 +601,8 @@ Status cmd_rehearse(const GlobalOptions& g, Direction dir, const std::string& to
                    steps_ms, ms_since(t_all));
         if (schema_invalid > 0)
             log_warn("{} migrated value(s) do not match their model's frozen JSON Schema (listed "
-                         "above): the migration would succeed, but the app may not read them",
-                         schema_invalid);
+                     "above): the migration would succeed, but the app may not read them",
+                     schema_invalid);
     } else {
         if (report.failed_revision.empty())
             fmt::print("result: the real run would FAIL ({}): {}\n", code_name(st.code()), st.message());

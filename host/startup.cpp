@@ -1,5 +1,4 @@
 #include "startup.h"
-#include "log.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -21,6 +20,7 @@
 #include "isolate.h"
 #include "json_out.h"
 #include "lock.h"
+#include "log.h"
 #include "plan.h"
 
 namespace migrator {
@@ -126,7 +126,7 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
                       const std::string& from) {
     const std::string dir = so.backup_dir.empty() ? default_backup_dir(g.db) : so.backup_dir;
     log_warn("migration failed ({}): backing up '{}' and resetting it to a fresh database at {}",
-                 class_name(cls), g.db, chain.head());
+             class_name(cls), g.db, chain.head());
 
     // The fresh database is built first, beside the old one. When that fails too, the reset
     // is off before anything was written for it: a start that fails this way at every boot

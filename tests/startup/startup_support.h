@@ -252,7 +252,7 @@ struct Workspace {
         for (const auto& e : fs::directory_iterator(tmp.path())) {
             const std::string n = e.path().filename().string();
             if (n == "app.db" || n == "plugins" || n == "events.jsonl" || n == "app.db.migrator-lock" ||
-                n == "app.db.plugin-cache" || n == "app.db.plugin-archive")
+                n == "app.db.plugin-cache" || n == "app.db.head-verdict" || n == "app.db.plugin-archive")
                 continue;
             out.push_back(n);
         }
