@@ -12,6 +12,7 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include "bookkeeping.h"
 #include "db.h"
@@ -148,21 +149,57 @@ Status backup_raw(const std::string& db_path, const std::string& dir, const std:
     return Status::ok();
 }
 
-void prune_backups(const std::string& db_path, const std::string& dir, int keep) {
-    const std::string prefix = fs::path(db_path).filename().string() + ".";
+namespace {
+// The database a backup belongs to, as its incident file records it ("" when unknown).
+std::string incident_db(const fs::path& incident) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    std::string_view db;
+    if (parser.load(incident.string()).get(doc) || doc["db"].get(db)) return {};
+    return std::string(db);
+}
+
+std::string canonical_or_absolute(const std::string& p) {
     std::error_code ec;
-    std::map<std::string, std::vector<fs::path>> groups;  // "<prefix><timestamp>" -> files
+    fs::path c = fs::weakly_canonical(fs::absolute(p), ec);
+    return ec ? fs::absolute(p).lexically_normal().string() : c.string();
+}
+}  // namespace
+
+void prune_backups(const std::string& db_path, const std::string& dir, int keep,
+                   const std::string& current_backup) {
+    const std::string prefix = fs::path(db_path).filename().string() + ".";
+    const std::string me = canonical_or_absolute(db_path);
+    std::error_code ec;
+    // "<timestamp>" -> files; std::map: oldest first (UTC timestamps sort as text).
+    std::map<std::string, std::vector<fs::path>> groups;
     for (const auto& e : fs::directory_iterator(dir, ec)) {
         std::string name = e.path().filename().string();
         if (name.rfind(prefix, 0) != 0) continue;
         std::string rest = name.substr(prefix.size());
         groups[rest.substr(0, rest.find('.'))].push_back(e.path());
     }
-    int n = static_cast<int>(groups.size());
-    for (auto& [stamp, files] : groups) {
-        if (n-- <= keep) break;
-        for (const auto& f : files) fs::remove(f, ec);
+    // Only backups this database's own resets made: a --backup-dir shared by several
+    // databases holds others' files under the same names, and a backup without its incident
+    // file cannot be attributed. The backup just made is never removed.
+    std::vector<const std::vector<fs::path>*> ours;
+    bool current_seen = false;
+    for (const auto& [stamp, files] : groups) {
+        bool is_current = false, mine = false;
+        for (const auto& f : files) {
+            is_current |= !current_backup.empty() && f == fs::path(current_backup);
+            const std::string n = f.filename().string();
+            if (n.size() > 14 && n.compare(n.size() - 14, 14, ".incident.json") == 0) {
+                const std::string db = incident_db(f);
+                mine = !db.empty() && canonical_or_absolute(db) == me;
+            }
+        }
+        if (is_current) current_seen = true;
+        else if (mine) ours.push_back(&files);
     }
+    const std::size_t allowed = static_cast<std::size_t>(std::max(keep, 1) - (current_seen ? 1 : 0));
+    for (std::size_t i = 0; i + allowed < ours.size(); ++i)
+        for (const auto& f : *ours[i]) fs::remove(f, ec);
 }
 
 }  // namespace migrator

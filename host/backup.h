@@ -29,9 +29,12 @@ Status backup_verified(const std::string& db_path, const std::string& dir, const
 Status backup_raw(const std::string& db_path, const std::string& dir, const std::string& label,
                   BackupResult& out);
 
-// Keeps the newest `keep` backups of `db_path` in `dir` (by name, which starts with a UTC
-// timestamp); removes older ones with their companions and incident files.
-void prune_backups(const std::string& db_path, const std::string& dir, int keep);
+// Keeps the newest `keep` (at least 1) backups of `db_path` in `dir` (by name, which holds a
+// UTC timestamp), counting `current_backup`, which is never removed; removes older ones with
+// their companions and incident files. Only backups whose incident file names this database
+// are candidates: another database's backups in a shared directory are never touched.
+void prune_backups(const std::string& db_path, const std::string& dir, int keep,
+                   const std::string& current_backup);
 
 // fsync()s a file or directory; false on failure.
 bool fsync_path(const std::string& path);

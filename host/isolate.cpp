@@ -185,7 +185,21 @@ ChildOutcome run_isolated(const std::function<Status()>& work) {
     }
     int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 1;
     size_t nl = msg.find('\n');
-    std::string text = nl == std::string::npos ? std::string() : msg.substr(nl + 1);
+    // Only a child that wrote "<its exit code>\n" finished the work: anything else exited from
+    // inside it (a plugin or a library calling exit(), whatever code it chose).
+    if (nl == std::string::npos || msg.substr(0, nl) != std::to_string(code)) {
+        if (msg.empty() && code == exit_code(Code::db_error)) {
+            out.status = {Code::db_error, "internal error in the migration process; nothing was committed"};
+            return out;
+        }
+        out.status = {Code::migration_failed,
+                      fmt::format("the migration process exited (code {}) before the migration finished, "
+                                  "without reporting a result: a plugin, or a library it uses, called exit(); "
+                                  "nothing was committed",
+                                  code)};
+        return out;
+    }
+    std::string text = msg.substr(nl + 1);
     out.status = code == 0 ? Status::ok() : Status(static_cast<Code>(code), text);
     return out;
 }

@@ -130,7 +130,11 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     start->add_flag("--no-reset", no_reset, "local mode without the fallback reset");
     start->add_option("--backup-dir", so.backup_dir, "where backups go (default: <db>.backups)");
-    start->add_option("--keep-backups", so.keep_backups, "backups to keep")->capture_default_str();
+    start->add_option("--keep-backups", so.keep_backups,
+                      "backups of this database to keep in the backup directory (at least 1: "
+                      "the one a reset has just made is never removed)")
+        ->check(CLI::Range(1, 1000000))
+        ->capture_default_str();
     CheckOptions co;
     bool no_populated = false;
     auto* check = app.add_subcommand(

@@ -124,7 +124,9 @@ CREATE TABLE IF NOT EXISTS migrator_incident(
 Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chain& chain,
                       FailureClass cls, const std::string& failing_revision, const Status& failure,
                       const std::string& from) {
-    const std::string dir = so.backup_dir.empty() ? default_backup_dir(g.db) : so.backup_dir;
+    // Absolute: the incident and `status` quote it, read later from anywhere.
+    const std::string dir =
+        fs::absolute(so.backup_dir.empty() ? default_backup_dir(g.db) : so.backup_dir).lexically_normal().string();
     log_warn("migration failed ({}): backing up '{}' and resetting it to a fresh database at {}",
              class_name(cls), g.db, chain.head());
 
@@ -185,9 +187,16 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
     // The old companions belong to the old file, which is in the backup; left in place, SQLite
     // would replay them onto the new file.
     for (const char* sfx : {"-journal", "-wal", "-shm"}) fs::remove(g.db + sfx, ec);
-    // The app may rely on the file's mode (a group that reads it): the new file takes the old
-    // one's permission bits.
-    if (struct stat old_st {}; ::stat(g.db.c_str(), &old_st) == 0) ::chmod(tmp.c_str(), old_st.st_mode & 07777);
+    // The app may rely on the file's owner and mode (a start run as root for an app that runs
+    // as its own user; a group that reads it): the new file takes the old one's. chown first:
+    // it may clear set-id bits that chmod then restores. A chown this user may not make
+    // (another owner, as non-root) leaves the new file this user's, as before.
+    if (struct stat old_st {}; ::stat(g.db.c_str(), &old_st) == 0) {
+        if (::chown(tmp.c_str(), old_st.st_uid, old_st.st_gid) != 0)
+            log_debug("reset: cannot give '{}' the old file's owner {}:{} ({})", tmp, old_st.st_uid,
+                      old_st.st_gid, std::strerror(errno));
+        ::chmod(tmp.c_str(), old_st.st_mode & 07777);
+    }
     if (std::rename(tmp.c_str(), g.db.c_str()) != 0)
         return {Code::db_error, fmt::format("reset: cannot move '{}' into place: {}; the backup is {}",
                                             tmp, std::strerror(errno), backup.path)};
@@ -203,7 +212,7 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
     JsonOut inc;
     inc.begin_object()
         .field("time", now)
-        .field("db", g.db)
+        .field("db", fs::absolute(g.db).lexically_normal().string())
         .field("failure_class", class_name(cls))
         .field("failing_revision", failing_revision)
         .field("error", failure.message())
@@ -220,7 +229,7 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
         if (fd >= 0) ok = (::fsync(fd) == 0) && ok, ::close(fd);
         if (!ok) log_warn("could not write the incident file '{}': {}", incident_file, std::strerror(errno));
     }
-    prune_backups(g.db, dir, so.keep_backups);
+    prune_backups(g.db, dir, so.keep_backups, backup.path);
     emit_simple(g, "reset", [&](JsonOut& e) {
         e.field("backup_path", backup.path).field("incident_file", incident_file)
             .field("failure_class", class_name(cls)).field("failing_revision", failing_revision)

@@ -388,6 +388,27 @@ TEST_CASE("start: the reset database keeps the old file's permission bits") {
         if (b.extension() == ".json") CHECK(mode_of(b) == 0600u);
 }
 
+// Regression (user trial): a start run as root for an app that runs as its own user reset
+// the database into a root-owned file the app could no longer write.
+TEST_CASE("start: the reset database keeps the old file's owner") {
+    if (::geteuid() != 0) {
+        WARN("needs root to give the database another owner; skipped");
+        return;
+    }
+    Workspace w("throw");
+    make_populated_db_at_base(w);
+    REQUIRE(::chown(w.db.c_str(), 65534, 65534) == 0);  // nobody:nogroup
+    REQUIRE(::chmod(w.db.c_str(), 0660) == 0);
+    auto r = w.start();
+    INFO(r.err);
+    REQUIRE(r.exit_code == 8);
+    struct stat st {};
+    REQUIRE(::stat(w.db.c_str(), &st) == 0);
+    CHECK(st.st_uid == 65534u);
+    CHECK(st.st_gid == 65534u);
+    CHECK(mode_of(w.db) == 0660u);
+}
+
 TEST_CASE("start: constraint violation (UNIQUE) -> verified backup, fresh DB at head, incident, exit 8") {
     Workspace w("unique");
     auto backup = reset_scenario(w, "UNIQUE constraint failed");
@@ -435,6 +456,29 @@ TEST_CASE("start: --mode central with a crashing plugin -> rolled back, no backu
     auto started = events_named(ev, "started");
     CHECK(str((*started[0])["mode"]) == "central");
     CHECK_FALSE(bool((*started[0])["reset"]));
+}
+
+// Regression (user trial): a child that exited from inside a plugin with code 0 was taken
+// for a successful migration: `start` said nothing and exited 0 with the database still at
+// base and a hot journal beside it. Any other code passed through as if it were a class
+// (exit 5: "busy", with an empty message).
+TEST_CASE("start: plugin_calling_exit_is_a_failed_migration_never_a_success") {
+    Workspace w("exit0");
+    make_populated_db_at_base(w);
+    const std::string before = w.bytes();
+    auto central = w.start("--mode central");
+    INFO(shown(central));
+    CHECK(central.exit_code == kExitFailed);
+    CHECK(contains(central.err, "called exit()"));
+    require_untouched(w, central, before, old_rows(), kBase);
+
+    auto local = w.start();
+    INFO(shown(local));
+    CHECK(local.exit_code == kExitReset);  // a migration failure, answered as such
+    const auto ev = read_events(w.events);  // events_named points into it
+    auto rs = events_named(ev, "reset");
+    REQUIRE(rs.size() == 1);
+    CHECK(item_rows(str((*rs.back())["backup_path"])) == old_rows());
 }
 
 TEST_CASE("start: --mode central with a failing plugin -> rolled back, no backup, DB byte-identical, exit 1") {
@@ -822,6 +866,59 @@ TEST_CASE("start: bad plugin file (not a plugin) -> exit 3, no reset, DB unchang
 
 // ---------------------------------------------------------------------------------------------
 // Backups
+
+// Regression (user trial): `--keep-backups 0` pruned the backup the reset had just made, so
+// the old data was gone while the RESET message and `status` still pointed at it.
+TEST_CASE("start: keep_backups_below_one_is_refused_and_never_removes_the_new_backup") {
+    Workspace w("throw");
+    make_populated_db_at_base(w);
+    const std::string before = w.bytes();
+    for (const char* bad : {"0", "-1"}) {
+        auto r = w.start(std::string("--keep-backups ") + bad);
+        INFO(bad << ": " << shown(r));
+        CHECK(r.exit_code == 2);
+        CHECK(w.bytes() == before);  // refused before anything ran
+    }
+    auto r = w.start("--keep-backups 1");
+    INFO(shown(r));
+    REQUIRE(r.exit_code == kExitReset);
+    const auto ev = read_events(w.events);  // events_named points into it
+    auto rs = events_named(ev, "reset");
+    REQUIRE(rs.size() == 1);
+    const fs::path made = str((*rs.back())["backup_path"]);
+    CHECK(fs::exists(made));
+    CHECK(item_rows(made) == old_rows());
+}
+
+// Regression (user trial): pruning matched backup file names only, and two databases both
+// called app.db that share a --backup-dir have the same names: one database's resets deleted
+// the other's only backup.
+TEST_CASE("start: shared_backup_dir_never_prunes_another_databases_backups") {
+    Workspace a("throw");
+    Workspace b("throw");
+    const fs::path shared = a.tmp / "shared-backups";
+    make_populated_db_at_base(b);
+    auto rb = b.start("--backup-dir " + q(shared) + " --keep-backups 1");
+    INFO(shown(rb));
+    REQUIRE(rb.exit_code == kExitReset);
+    const auto b_events = read_events(b.events);
+    const fs::path b_backup = str((*events_named(b_events, "reset").back())["backup_path"]);
+    std::vector<fs::path> a_backups;
+    for (int i = 0; i < 2; ++i) {
+        std::error_code ec;
+        fs::remove(a.db, ec);
+        make_populated_db_at_base(a);
+        auto ra = a.start("--backup-dir " + q(shared) + " --keep-backups 1");
+        INFO(shown(ra));
+        REQUIRE(ra.exit_code == kExitReset);
+        const auto a_events = read_events(a.events);
+        a_backups.emplace_back(str((*events_named(a_events, "reset").back())["backup_path"]));
+    }
+    CHECK(fs::exists(b_backup));             // the other database's backup survives
+    CHECK(item_rows(b_backup) == old_rows());
+    CHECK_FALSE(fs::exists(a_backups[0]));   // this database keeps its newest one only
+    CHECK(fs::exists(a_backups[1]));
+}
 
 TEST_CASE("start: --keep-backups N prunes older backups with their incident files") {
     Workspace w("throw");
