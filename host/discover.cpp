@@ -57,6 +57,14 @@ Status check_not_writable_by_others(const std::string& path, const struct stat& 
             "{} '{}' is group- or world-writable (mode {:04o}): anyone who can write there can "
             "run code as this user. Fix: chmod go-w '{}'",
             what, path, st.st_mode & 07777, path));
+    // Its owner can make it writable again (or rewrite it): only root and this user may own it.
+    const uid_t me = ::geteuid();
+    if (st.st_uid != 0 && st.st_uid != me)
+        return invalid(fmt::format(
+            "{} '{}' is owned by user {}, neither root nor this user ({}): its owner can change it "
+            "and so run code as this user. Fix: chown root (or the user running migrator) '{}', or "
+            "run migrator as its owner",
+            what, path, st.st_uid, me, path));
     return Status::ok();
 }
 

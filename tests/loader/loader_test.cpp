@@ -371,6 +371,33 @@ TEST_CASE("loader: group-writable plugin file is refused") {
                                  Contains("group- or world-writable") && Contains("mode 0775"));
 }
 
+// Regression (user trial): only the write bits were checked, but a plugin file or directory
+// owned by another (non-root) user can be made writable, or rewritten, by that user.
+TEST_CASE("loader: plugin directory or file owned by another user is refused") {
+    if (::geteuid() != 0) {
+        WARN("needs root to give a file another owner; skipped");
+        return;
+    }
+    TempDir tmp;
+    const fs::path dir = plugin_dir(tmp, {fixture("single", "c_plain")});
+    const fs::path file = dir / "c_plain.so";
+    fs::path owned;
+    SECTION("the directory") { owned = dir; }
+    SECTION("a plugin file") { owned = file; }
+    REQUIRE(::chown(owned.c_str(), 65534, 65534) == 0);  // nobody
+    std::vector<PluginMeta> metas;
+    Status st = migrator::discover(dir.string(), metas);
+    CHECK(st.code() == Code::plugin_set_invalid);
+    CHECK_THAT(st.message(), Contains("'" + owned.string() + "' is owned by user 65534") &&
+                                 Contains("chown root"));
+    auto r = run_plugins_cmd(dir);
+    CHECK(r.exit_code == 3);
+    CHECK_THAT(r.err, Contains("owned by user 65534"));
+    // Root-owned is fine (a package's files, read by the app's user).
+    REQUIRE(::chown(owned.c_str(), 0, 0) == 0);
+    CHECK(migrator::discover(dir.string(), metas).is_ok());
+}
+
 TEST_CASE("loader: symlink escaping the plugin directory is refused") {
     TempDir tmp;
     const fs::path dir = plugin_dir(tmp, {});
