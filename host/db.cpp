@@ -100,8 +100,13 @@ Status Db::open(const std::string& path, Mode mode, int busy_ms, Db& out) {
     std::int64_t n = 0;
     Status st = out.query_int("SELECT count(*) FROM sqlite_schema", n);
     if (!st) {
-        return {st.code() == Code::db_busy ? Code::db_busy : Code::db_error,
-                fmt::format("cannot read database '{}': {}", path, st.message())};
+        if (st.code() == Code::db_busy)
+            return {Code::db_busy,
+                    fmt::format("cannot read database '{}': it is locked by another process (a writer "
+                                "holding it longer than --busy-timeout, {} ms); nothing was changed. "
+                                "Retry when that process is done, or raise --busy-timeout ({})",
+                                path, busy_ms, st.message())};
+        return {Code::db_error, fmt::format("cannot read database '{}': {}", path, st.message())};
     }
     return Status::ok();
 }

@@ -2,6 +2,8 @@
 // dispatches to commands.cpp and turns the resulting Status into the exit code.
 #include <CLI/CLI.hpp>
 
+#include <sys/stat.h>
+
 #include <csignal>
 
 #include "commands.h"
@@ -226,6 +228,15 @@ int main(int argc, char** argv) {
              : verbosity >= 2 ? LogLevel::trace
              : verbosity == 1 ? LogLevel::debug
                               : LogLevel::info);
+
+    // A directory at --db: SQLite would say "disk I/O error", and `up` would leave a lock
+    // file beside it. Named here, before any command touches it.
+    if (struct stat db_st {}; !g.db.empty() && ::stat(g.db.c_str(), &db_st) == 0 && S_ISDIR(db_st.st_mode)) {
+        log_error("--db '{}' is a directory, not a database file: pass the path of the database "
+                  "file (`up` creates it when it does not exist)",
+                  g.db);
+        return exit_code(Code::usage);
+    }
 
     std::signal(SIGPIPE, SIG_IGN);  // a closed --events pipe must not kill a migration
     Events events;

@@ -364,9 +364,27 @@ TEST_CASE("cli: exit 5 when another connection holds the write lock past --busy-
     CHECK(contains(r.err, "locked"));
     auto st = w.run("status", "--busy-timeout 100");
     CHECK(st.exit_code == 5);
+    // The user is told who holds it and what to change (user trial: the message only quoted
+    // SQLite's "cannot prepare 'SELECT count(*) FROM sqlite_schema'").
+    CHECK(contains(st.err, "locked by another process"));
+    CHECK(contains(st.err, "--busy-timeout, 100 ms"));
     holder.exec("ROLLBACK");
     CHECK(w.bytes() == before);
     CHECK(recorded_revision(w.db) == "0001_initial");
+}
+
+// Regression (user trial): a directory at --db gave "disk I/O error" (status) or "check that
+// the directory exists" (up), and `up` left a lock file beside it.
+TEST_CASE("cli: db_path_that_is_a_directory_is_a_usage_error_naming_it") {
+    Workspace w(testing::reference_plugins());
+    fs::create_directory(w.db);
+    for (const char* cmd : {"up", "status", "start", "down --to base"}) {
+        auto r = w.run(cmd);
+        INFO(cmd << ": " << r.err);
+        CHECK(r.exit_code == 2);
+        CHECK(contains(r.err, "is a directory, not a database file"));
+    }
+    CHECK_FALSE(fs::exists(w.db.string() + ".migrator-lock"));
 }
 
 TEST_CASE("cli: exit 5 when a reader blocks the COMMIT, and nothing is written") {
