@@ -327,6 +327,21 @@ Status run_plan(Db& db, const Plan& plan, const RunOptions& opts, RunReport& rep
                 Status st = foreign_key_check(db, fmt::format("revision '{}'", plan.steps[end - 1]->revision));
                 if (!st) {
                     report.failed_revision = plan.steps[end - 1]->revision;
+                    // The check runs once, before COMMIT: name every revision that ran with
+                    // foreign keys off, and why the ones that did not ask for it did.
+                    std::vector<std::string> off, others;
+                    for (size_t k = i; k < end; ++k)
+                        (plan.steps[k]->flags & MIG_FLAG_FOREIGN_KEYS_OFF ? off : others).push_back(plan.steps[k]->revision);
+                    if (!others.empty())
+                        return {st.code(),
+                                fmt::format("{}. Foreign keys were off for the whole transaction "
+                                            "because {} need{} them off, so ON DELETE/ON UPDATE actions "
+                                            "(CASCADE, SET NULL) did not run in {} either. If a revision "
+                                            "relies on such an action, run with --commit-each: each "
+                                            "revision then gets its own transaction, and foreign keys "
+                                            "are off only for {}",
+                                            st.message(), fmt::join(off, ", "), off.size() == 1 ? "s" : "",
+                                            fmt::join(others, ", "), fmt::join(off, ", "))};
                     return st;
                 }
             }

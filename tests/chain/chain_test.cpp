@@ -380,6 +380,30 @@ TEST_CASE("chain: FOREIGN_KEYS_OFF revision leaving a dangling reference fails a
     CHECK_FALSE(Sqlite(w2.db, SQLITE_OPEN_READONLY).has_table("fx_parent"));
 }
 
+// User trial: a revision relying on ON DELETE CASCADE passed when applied alone and failed when
+// batched after a FOREIGN_KEYS_OFF rebuild (the pragma holds for the whole transaction). The
+// failure stays atomic, as specified; its message now says why and what to run instead.
+TEST_CASE("chain: cascade_in_a_transaction_with_a_foreign_keys_off_revision_is_explained") {
+    Workspace w(fixture_set("cascade"));
+    REQUIRE(w.run("up --to c0001_tables").exit_code == 0);
+    const std::string before = w.bytes();
+    auto r = w.run("up");
+    INFO(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.err, "foreign key violations"));
+    CHECK(contains(r.err, "because c0002_rebuild needs them off"));
+    CHECK(contains(r.err, "did not run in c0003_delete either"));
+    CHECK(contains(r.err, "--commit-each"));
+    CHECK(w.bytes() == before);
+
+    auto each = w.run("up --commit-each");
+    INFO(each.err);
+    CHECK(each.exit_code == 0);
+    Sqlite s(w.db, SQLITE_OPEN_READONLY);
+    CHECK(s.rows("SELECT id FROM fx_child ORDER BY id") == Rows{{"i:10"}});  // the cascade ran
+    CHECK(s.rows("PRAGMA foreign_key_check").empty());
+}
+
 TEST_CASE("chain: reference 0004 table rebuild keeps task indexes, trigger, view, FK, rows and rowids") {
     Workspace w(testing::reference_plugins());
     REQUIRE(w.run("up --to " + std::string(kRev2)).exit_code == 0);
