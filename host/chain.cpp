@@ -54,6 +54,16 @@ private:
     bool open_ = false;
 };
 
+}  // namespace
+
+const char* const kForeignKeysOffForAll = "Foreign keys were off for the whole transaction";
+
+bool failed_for_foreign_keys_off_for_all(const Status& st) {
+    return st.code() == Code::migration_failed && st.message().find(kForeignKeysOffForAll) != std::string::npos;
+}
+
+namespace {
+
 Status foreign_key_check(Db& db, const std::string& after) {
     Stmt s;
     MIG_TRY(db.prepare("PRAGMA foreign_key_check", s));
@@ -334,13 +344,13 @@ Status run_plan(Db& db, const Plan& plan, const RunOptions& opts, RunReport& rep
                         (plan.steps[k]->flags & MIG_FLAG_FOREIGN_KEYS_OFF ? off : others).push_back(plan.steps[k]->revision);
                     if (!others.empty())
                         return {st.code(),
-                                fmt::format("{}. Foreign keys were off for the whole transaction "
+                                fmt::format("{}. {} "
                                             "because {} need{} them off, so ON DELETE/ON UPDATE actions "
                                             "(CASCADE, SET NULL) did not run in {} either. If a revision "
                                             "relies on such an action, run with --commit-each: each "
                                             "revision then gets its own transaction, and foreign keys "
                                             "are off only for {}",
-                                            st.message(), fmt::join(off, ", "), off.size() == 1 ? "s" : "",
+                                            st.message(), kForeignKeysOffForAll, fmt::join(off, ", "), off.size() == 1 ? "s" : "",
                                             fmt::join(others, ", "), fmt::join(off, ", "))};
                     return st;
                 }

@@ -75,6 +75,12 @@ struct RunReport {
 // Loads the plan's plugins (all of them before the first write), then runs it.
 Status run_plan(Db& db, const Plan& plan, const RunOptions& opts, RunReport& report);
 
+// A run that failed its foreign_key_check in a transaction where a FOREIGN_KEYS_OFF revision
+// had switched foreign keys off for revisions that did not ask for it (so their ON DELETE /
+// ON UPDATE actions did not run). Rolled back; with commit_each it may pass.
+extern const char* const kForeignKeysOffForAll;
+bool failed_for_foreign_keys_off_for_all(const Status& st);
+
 // Sets the DB's revision without running migrations (in its own transaction).
 Status stamp(Db& db, const Chain& chain, const std::string& target);
 

@@ -123,6 +123,11 @@ Status run(const GlobalOptions& g, Context& ctx, const Plan& plan, bool commit_e
     opts.events = g.events;
     opts.blob.workers = g.workers;
     opts.blob.quarantine = g.quarantine;
+    if (g.step_started)
+        opts.before_step = [&g](const PluginMeta& m, Db&) {
+            g.step_started(m);
+            return Status::ok();
+        };
     RunReport report;
     Status st = run_plan(ctx.db, plan, opts, report);
     if (plan.direction == Direction::up) {

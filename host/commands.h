@@ -1,6 +1,7 @@
 // The operator commands, one function each; cli.cpp maps the command line onto them.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "bookkeeping.h"
@@ -26,6 +27,8 @@ struct GlobalOptions {
     bool quarantine = false;         // --on-row-error=quarantine (see BlobOptions)
     bool print_results = true;       // false: a run's report is not printed (start's fresh build)
     bool require_manifest = false;   // --require-manifest: refuse a plugin dir without MANIFEST.json
+    // Called as each revision of a run starts (start's child tells its parent which one).
+    std::function<void(const PluginMeta&)> step_started;
 };
 
 // Everything a command needs before it can act: the chain (validated), the DB (opened), its

@@ -1,9 +1,11 @@
 #include "startup.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -242,6 +244,33 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
             fmt::format("database reset after a {} failure; old data kept in {}", class_name(cls), backup.path)};
 }
 
+// A small page shared with the forked child (MAP_SHARED | MAP_ANONYMOUS), holding the
+// revision it is running; unmapped when it goes out of scope.
+class RunningRevision {
+public:
+    RunningRevision() {
+        void* p = ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        page_ = p == MAP_FAILED ? nullptr : static_cast<char*>(p);
+        if (page_) page_[0] = '\0';
+    }
+    ~RunningRevision() {
+        if (page_) ::munmap(page_, kSize);
+    }
+    RunningRevision(const RunningRevision&) = delete;
+    RunningRevision& operator=(const RunningRevision&) = delete;
+    void set(const std::string& revision) {
+        if (!page_) return;
+        const std::size_t n = std::min(revision.size(), kSize - 1);
+        std::memcpy(page_, revision.data(), n);
+        page_[n] = '\0';
+    }
+    std::string get() const { return page_ ? std::string(page_) : std::string(); }
+
+private:
+    static constexpr std::size_t kSize = 256;  // revision ids are at most 128 bytes
+    char* page_ = nullptr;
+};
+
 }  // namespace
 
 Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
@@ -308,7 +337,22 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
         }
     }
 
-    ChildOutcome o = run_isolated([&] { return migrate_up(g, chain, "", false, &key); });
+    // The revision the child is running, in a page shared across fork(): a child that crashes
+    // cannot say which one it was in.
+    RunningRevision running;
+    GlobalOptions child_g = g;
+    child_g.step_started = [&running](const PluginMeta& m) { running.set(m.revision); };
+    ChildOutcome o = run_isolated([&] {
+        Status st = migrate_up(child_g, chain, "", false, &key);
+        // Rolled back because a FOREIGN_KEYS_OFF revision switched foreign keys off for the
+        // whole transaction, so other revisions' cascades did not run (chain.cpp). A transaction
+        // per revision gives each its own foreign-key mode; the alternative is a reset.
+        if (failed_for_foreign_keys_off_for_all(st)) {
+            log_warn("{}; retrying with one transaction per revision", st.message());
+            st = migrate_up(child_g, chain, "", true, &key);
+        }
+        return st;
+    });
     // Whatever a failed child left half-done goes back now, before the file is classified,
     // backed up, or left for the next start.
     if (!o.status) roll_back_hot_journal(g);
@@ -319,8 +363,17 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
     if (cls != FailureClass::migration && cls != FailureClass::corrupt) return finish(failure);
     if (so.central || !so.reset) return finish(failure);
     log_error("{}", failure.message());
-    // The failing revision: where the DB stopped is `current` (the chain is one transaction),
-    // so the first pending revision is the best attribution available from outside.
+    // Where the database stopped: revisions that committed on their own (no-transaction ones,
+    // a retry with a transaction each) moved it past `current`.
+    {
+        Db db;
+        DbState state;
+        if (Db::open(g.db, Db::Mode::read_only, g.busy_timeout_ms, db) && read_state(db, state) &&
+            chain.position(state.current) >= 0)
+            current = state.current;
+    }
+    // The failing revision: the one the child was running; else the one the message names;
+    // else the first pending one.
     std::string failing;
     int pos = chain.position(current);
     if (pos >= 0 && static_cast<size_t>(pos) < chain.revisions().size())
@@ -330,6 +383,7 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
         size_t e = failure.message().find('\'', q + 10);
         if (e != std::string::npos) failing = failure.message().substr(q + 10, e - q - 10);
     }
+    if (!running.get().empty() && cls == FailureClass::migration) failing = running.get();
     return finish(reset_database(g, so, chain, cls, failing, failure, current));
 }
 

@@ -396,6 +396,16 @@ TEST_CASE("chain: cascade_in_a_transaction_with_a_foreign_keys_off_revision_is_e
     CHECK(contains(r.err, "--commit-each"));
     CHECK(w.bytes() == before);
 
+    // `start` retries such a run with a transaction per revision instead of resetting.
+    Workspace started(fixture_set("cascade"));
+    REQUIRE(started.run("up --to c0001_tables").exit_code == 0);
+    auto st = started.run("start");
+    INFO(st.err);
+    CHECK(st.exit_code == 0);
+    CHECK(contains(st.err, "retrying with one transaction per revision"));
+    CHECK(Sqlite(started.db, SQLITE_OPEN_READONLY).rows("SELECT id FROM fx_child ORDER BY id") == Rows{{"i:10"}});
+    CHECK_FALSE(fs::exists(started.db.string() + ".backups"));
+
     auto each = w.run("up --commit-each");
     INFO(each.err);
     CHECK(each.exit_code == 0);

@@ -481,6 +481,21 @@ TEST_CASE("start: plugin_calling_exit_is_a_failed_migration_never_a_success") {
     CHECK(item_rows(str((*rs.back())["backup_path"])) == old_rows());
 }
 
+// Regression (user trial): a crash was attributed to the first pending revision, not to the
+// one the child was running (revision 3 aborted; the incident blamed revision 2).
+TEST_CASE("start: crash_is_attributed_to_the_revision_that_was_running") {
+    Workspace w("late_abort");
+    make_populated_db_at_base(w);
+    auto r = w.start();
+    INFO(shown(r));
+    REQUIRE(r.exit_code == kExitReset);
+    const auto ev = read_events(w.events);  // events_named points into it
+    auto rs = events_named(ev, "reset");
+    REQUIRE(rs.size() == 1);
+    CHECK(str((*rs.back())["failing_revision"]) == "s0003_tail");
+    CHECK(item_rows(str((*rs.back())["backup_path"])) == old_rows());
+}
+
 TEST_CASE("start: --mode central with a failing plugin -> rolled back, no backup, DB byte-identical, exit 1") {
     Workspace w("unique");
     make_populated_db_at_base(w);
