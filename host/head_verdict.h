@@ -21,7 +21,7 @@
 // unreadable: the full path runs, exactly as without a verdict, and stores a new one.
 //
 // What a verdict does not see, by design, because seeing it means one stat() per plugin: a
-// plugin file changed in place (rewritten, or chmod-ed to group-writable) under the same
+// plugin file changed in place (rewritten, chmod-ed to group-writable, chown-ed) under the same
 // directory entry. Package managers and `install` replace files by rename, which changes
 // the directory. At head no plugin runs; every command that loads one (`down`, `up --to`, a
 // start after the database moved or a new release) takes the full path, which refuses such a
