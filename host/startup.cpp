@@ -320,7 +320,22 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
         if (st && exists) st = read_state(db, state);
         if (st && exists && state.current == chain.head() && check_applied_checksums(chain, state))
             HeadVerdict::save(g.db, key, chain, db);
+        // Tables but no bookkeeping: a database this app made before it used migrator. Its
+        // migration from base would fail on the first CREATE TABLE, and a reset would put the
+        // user's data aside for an empty database: refused, changing nothing.
+        std::int64_t user_tables = 0;
+        if (st && exists && !state.initialized)
+            st = db.query_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+                              "name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+                              user_tables);
         db = Db{};
+        if (st && user_tables > 0)
+            return finish({Code::db_error,
+                           fmt::format("the database '{}' has {} table(s) but no migrator bookkeeping: it was "
+                                       "created without migrator. Nothing was changed (no reset). If its "
+                                       "schema is that of a revision of this app, record that with "
+                                       "`migrator --db '{}' --plugins DIR stamp REV`, then start again",
+                                       g.db, user_tables, g.db)});
         if (!st) {
             if (st.code() == Code::db_error && looks_corrupt(g.db)) {
                 if (so.central || !so.reset) return finish(st.with_context("the database is corrupt: "));

@@ -496,6 +496,34 @@ TEST_CASE("start: crash_is_attributed_to_the_revision_that_was_running") {
     CHECK(item_rows(str((*rs.back())["backup_path"])) == old_rows());
 }
 
+// Regression (user trial): a database the app had made before it used migrator (tables, no
+// bookkeeping) failed its migration from base on the first CREATE TABLE, and `start` reset
+// it: the user's rows went to a backup and the app came up empty.
+TEST_CASE("start: database_made_without_migrator_is_refused_never_reset") {
+    Workspace w("good");
+    {
+        Sqlite s(w.db);
+        s.exec("CREATE TABLE item(id INTEGER PRIMARY KEY, name TEXT, note TEXT); "
+               "INSERT INTO item(name, note) VALUES ('kept', 'as it was');");
+    }
+    const std::string before = w.bytes();
+    auto r = w.start();
+    INFO(shown(r));
+    CHECK(r.exit_code == kExitDbError);
+    CHECK(contains(r.err, "no migrator bookkeeping"));
+    CHECK(contains(r.err, "stamp"));
+    CHECK(w.bytes() == before);
+    CHECK(w.backups().empty());
+    // An empty database file is not "made without migrator": it is migrated.
+    std::error_code ec;
+    fs::remove(w.db, ec);
+    testing::write_file(w.db, "");
+    auto fresh = w.start();
+    INFO(shown(fresh));
+    CHECK(fresh.exit_code == 0);
+    CHECK(recorded_revision(w.db) == kHead);
+}
+
 TEST_CASE("start: --mode central with a failing plugin -> rolled back, no backup, DB byte-identical, exit 1") {
     Workspace w("unique");
     make_populated_db_at_base(w);
