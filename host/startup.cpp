@@ -189,6 +189,18 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
     // The old companions belong to the old file, which is in the backup; left in place, SQLite
     // would replay them onto the new file.
     for (const char* sfx : {"-journal", "-wal", "-shm"}) fs::remove(g.db + sfx, ec);
+    // An app that put its database in WAL mode expects it still is: the mode lives in the file
+    // (header bytes 18-19 are 2 in WAL mode), so the fresh file gets it before the swap.
+    {
+        unsigned char hdr[20] = {};
+        std::ifstream old_file(g.db, std::ios::binary);
+        if (old_file.read(reinterpret_cast<char*>(hdr), sizeof hdr) && hdr[18] == 2 && hdr[19] == 2) {
+            Db fresh_db;
+            Status wal = Db::open(tmp, Db::Mode::read_write, g.busy_timeout_ms, fresh_db);
+            if (wal) wal = fresh_db.exec("PRAGMA journal_mode = WAL");
+            if (!wal) log_warn("reset: the fresh database stays in rollback-journal mode: {}", wal.message());
+        }
+    }
     // The app may rely on the file's owner and mode (a start run as root for an app that runs
     // as its own user; a group that reads it): the new file takes the old one's. chown first:
     // it may clear set-id bits that chmod then restores. A chown this user may not make

@@ -409,6 +409,20 @@ TEST_CASE("start: the reset database keeps the old file's owner") {
     CHECK(mode_of(w.db) == 0660u);
 }
 
+// Regression (user trial): the fresh database of a reset came back in rollback-journal mode
+// although the app had put its database in WAL mode.
+TEST_CASE("start: the reset database keeps WAL mode") {
+    Workspace w("throw");
+    make_populated_db_at_base(w);
+    REQUIRE(Sqlite(w.db).text("PRAGMA journal_mode = WAL") == "wal");
+    auto r = w.start();
+    INFO(r.err);
+    REQUIRE(r.exit_code == 8);
+    CHECK(recorded_revision(w.db) == kHead);
+    CHECK(Sqlite(w.db, SQLITE_OPEN_READONLY).text("PRAGMA journal_mode") == "wal");
+    CHECK_FALSE(fs::exists(w.db.string() + ".migrator-new-wal"));
+}
+
 TEST_CASE("start: constraint violation (UNIQUE) -> verified backup, fresh DB at head, incident, exit 8") {
     Workspace w("unique");
     auto backup = reset_scenario(w, "UNIQUE constraint failed");
