@@ -172,6 +172,15 @@ Status migrate_up(const GlobalOptions& g, Chain chain, const std::string& to, bo
     return st;
 }
 
+void print_nothing_to_do(const GlobalOptions& g, const std::string& head) {
+    if (!g.print_results) return;
+    Plan plan;
+    plan.from = plan.to = head;
+    RunReport report;
+    report.from = report.reached = head;
+    print_run(g, plan, report, Status::ok());
+}
+
 Status head_fast_path(const GlobalOptions& g, Db::Mode mode, PluginSetKey& key, MigrationLock& lock,
                       std::string& head) {
     head.clear();
@@ -212,13 +221,7 @@ Status cmd_up(const GlobalOptions& g, const std::string& to, bool commit_each) {
         std::string head;
         MIG_TRY(head_fast_path(g, Db::Mode::read_write, key, lock, head));
         if (!head.empty()) {
-            if (g.print_results) {
-                Plan plan;
-                plan.from = plan.to = head;
-                RunReport report;
-                report.from = report.reached = head;
-                print_run(g, plan, report, Status::ok());
-            }
+            print_nothing_to_do(g, head);
             return Status::ok();
         }
     }

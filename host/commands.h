@@ -66,6 +66,9 @@ Status load_chain(const GlobalOptions& g, Chain& chain);
 Status migrate_up(const GlobalOptions& g, Chain chain, const std::string& to, bool commit_each,
                   const PluginSetKey* key = nullptr);
 
+// What `up` prints for a database already at `head` (text, or --json), unless !g.print_results.
+void print_nothing_to_do(const GlobalOptions& g, const std::string& head);
+
 // The O(1) start-up at head (head_verdict.h): when the verdict next to g.db was made for
 // `key`, takes `lock` and checks the database (opened in `mode`). Sets `head` when the
 // database is at the head of the unchanged plugin set: nothing to do. Otherwise `head` stays

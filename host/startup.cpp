@@ -249,9 +249,25 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
             .field("failure_class", class_name(cls)).field("failing_revision", failing_revision)
             .field("error", failure.message()).field("to_revision", chain.head());
     });
-    fmt::print("RESET: the database could not be migrated ({}: {}).\n"
-               "A fresh database at {} is in place; the old one is kept at {}\n",
-               class_name(cls), failure.message(), chain.head(), backup.path);
+    if (g.json) {
+        // One more JSON line after the run's own report: --json output stays JSON lines.
+        JsonOut j;
+        j.begin_object()
+            .field("reset", true)
+            .field("failure_class", class_name(cls))
+            .field("failing_revision", failing_revision)
+            .field("error", failure.message())
+            .field("backup_path", backup.path)
+            .field("incident_file", incident_file)
+            .field("to_revision", chain.head())
+            .field("exit_code", exit_code(Code::reset_performed))
+            .end_object();
+        fmt::print("{}\n", j.str());
+    } else {
+        fmt::print("RESET: the database could not be migrated ({}: {}).\n"
+                   "A fresh database at {} is in place; the old one is kept at {}\n",
+                   class_name(cls), failure.message(), chain.head(), backup.path);
+    }
     return {Code::reset_performed,
             fmt::format("database reset after a {} failure; old data kept in {}", class_name(cls), backup.path)};
 }
@@ -304,7 +320,7 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
         std::string head;
         if (Status st = head_fast_path(g, Db::Mode::read_only, key, lock, head); !st) return finish(st);
         if (!head.empty()) {
-            if (!g.json) fmt::print("nothing to do: database is at {}\n", head);
+            print_nothing_to_do(g, head);
             return finish(Status::ok());
         }
     }
@@ -359,7 +375,7 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
         if (Status c = check_applied_checksums(chain, state); !c) return finish(c);
         current = state.current;
         if (exists && current == chain.head()) {
-            if (!g.json) fmt::print("nothing to do: database is at {}\n", chain.head());
+            print_nothing_to_do(g, chain.head());
             return finish(Status::ok());
         }
     }

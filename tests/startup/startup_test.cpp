@@ -14,6 +14,8 @@
 
 #include <sys/file.h>
 
+#include <sstream>
+
 #include "startup_support.h"
 
 using namespace startup;
@@ -421,6 +423,33 @@ TEST_CASE("start: the reset database keeps WAL mode") {
     CHECK(recorded_revision(w.db) == kHead);
     CHECK(Sqlite(w.db, SQLITE_OPEN_READONLY).text("PRAGMA journal_mode") == "wal");
     CHECK_FALSE(fs::exists(w.db.string() + ".migrator-new-wal"));
+}
+
+// Regression (user trial): `start --json` printed the run's JSON and then two plain-text
+// RESET lines on stdout, and nothing at all at head.
+TEST_CASE("start: json_output_is_json_lines_on_reset_and_at_head") {
+    Workspace w("throw");
+    make_populated_db_at_base(w);
+    auto r = w.run("--json start");
+    INFO(shown(r));
+    REQUIRE(r.exit_code == kExitReset);
+    std::vector<std::string> lines;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    REQUIRE(lines.size() == 2);
+    Json run(lines[0]);  // throws on anything but JSON
+    CHECK(bool(run.root()["ok"]) == false);
+    Json reset(lines[1]);
+    CHECK(bool(reset.root()["reset"]) == true);
+    CHECK(str(reset.root()["to_revision"]) == kHead);
+    CHECK(fs::exists(str(reset.root()["backup_path"])));
+
+    auto again = w.run("--json start");
+    INFO(shown(again));
+    CHECK(again.exit_code == 0);
+    Json head(again.out);
+    CHECK(str(head.root()["reached"]) == kHead);
+    CHECK(head.root()["steps"].get_array().size() == 0);
 }
 
 TEST_CASE("start: constraint violation (UNIQUE) -> verified backup, fresh DB at head, incident, exit 8") {
