@@ -1,11 +1,13 @@
 #include "json_schema.h"
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <optional>
 #include <sstream>
 
 #include <stdexcept>
+#include <vector>
 
 // RapidJSON scans strings 16 bytes at a time only with a SIMD flag (SSE2 is in every x86-64
 // CPU), and only from a NUL-terminated stream: the rows' long texts made the byte-at-a-time
@@ -115,6 +117,28 @@ std::size_t parse(std::string_view json, ParseArena& arena, Doc& doc) {
     doc.ParseInsitu<kParseFlags>(arena.text.data() + bom);
     return bom;
 }
+
+// JSON Schema (draft 6 on) counts a number with a zero fractional part as an integer: 1.0 and
+// 1e2 are integers. RapidJSON parses them as doubles, and valijson's strict "integer" test
+// asks RapidJSON's type (its weak mode would take the string "1" for an integer instead), so
+// such doubles become int64 before validation. Doubles beyond int64 stay doubles. An explicit
+// stack: nesting depth is the document's.
+void integral_doubles_to_integers(rapidjson::Value& root) {
+    std::vector<rapidjson::Value*> todo{&root};
+    while (!todo.empty()) {
+        rapidjson::Value* v = todo.back();
+        todo.pop_back();
+        if (v->IsObject()) {
+            for (auto& m : v->GetObject()) todo.push_back(&m.value);
+        } else if (v->IsArray()) {
+            for (auto& e : v->GetArray()) todo.push_back(&e);
+        } else if (v->IsDouble()) {
+            const double d = v->GetDouble();
+            if (std::trunc(d) == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+                v->SetInt64(static_cast<std::int64_t>(d));
+        }
+    }
+}
 }  // namespace
 
 JsonSchema::Result JsonSchema::check(std::string_view json) const { return run(json, nullptr); }
@@ -138,6 +162,7 @@ JsonSchema::Result JsonSchema::run(std::string_view json, std::string* why) cons
                                rapidjson::GetParseError_En(doc.GetParseError()), doc.GetErrorOffset() + shift);
         return Result::unparsable;
     }
+    integral_doubles_to_integers(doc);
     // Validator keeps per-instance regex caches: one per call keeps this thread-safe.
     valijson::Validator validator;
     // Made only for words: its std::deque allocates on construction.

@@ -104,3 +104,17 @@ TEST_CASE("json schema: values are checked from many threads at once") {
     for (auto& th : threads) th.join();
     CHECK(wrong == std::vector<int>(4, 0));
 }
+
+// Regression (user trial): 1.0 and 1e2 failed "type": "integer". From draft 6 on, a number
+// with a zero fractional part is an integer; RapidJSON parses it as a double, which valijson's
+// strict type test rejected.
+TEST_CASE("json schema: integral_doubles_are_integers") {
+    const std::string head = R"({"role":"user","content":[{"type":"text","text":"hi"}],"schema_version":)";
+    expect(head + "2}", Result::valid);
+    expect(head + "2.0}", Result::valid);
+    expect(head + "2e0}", Result::valid);
+    expect(head + "0.2e1}", Result::valid);
+    expect(head + "2.5}", Result::invalid, "<root>[schema_version]: Failed to match against any enum values.");
+    expect(head + "3.0}", Result::invalid,  // an integer, but not in the enum
+           "<root>[schema_version]: Failed to match against any enum values.");
+}
