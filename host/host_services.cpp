@@ -40,7 +40,8 @@ const mig_host_v1 kTemplate = [] {
         char* err = nullptr;
         int rc = sqlite3_exec(h.db().get(), sql, nullptr, nullptr, &err);
         if (rc == SQLITE_OK) return MIG_OK;
-        h.errmsg() = err ? err : sqlite3_errstr(rc);
+        // The authorizer's own words say why; SQLite's would be "not authorized".
+        if (!(rc == SQLITE_AUTH && h.take_denied())) h.errmsg() = err ? err : sqlite3_errstr(rc);
         sqlite3_free(err);
         return MIG_ERROR;
     };
@@ -54,6 +55,7 @@ const mig_host_v1 kTemplate = [] {
         sqlite3_stmt* s = nullptr;
         int rc = sqlite3_prepare_v3(h.db().get(), sql, static_cast<int>(len), 0, &s, nullptr);
         StmtPtr p(s);
+        if (rc == SQLITE_AUTH && h.take_denied()) return MIG_ERROR;
         if (rc != SQLITE_OK) return fail(h.errmsg(), h.db().get());
         if (!p) {
             h.errmsg() = "prepare: no statement in the SQL text";
@@ -137,6 +139,7 @@ const mig_host_v1 kTemplate = [] {
 
 int refuse_transaction_control(void* ctx, int action, const char*, const char*, const char*, const char*) {
     if (action == SQLITE_TRANSACTION || action == SQLITE_SAVEPOINT) {
+        static_cast<HostServices*>(ctx)->mark_denied();
         static_cast<HostServices*>(ctx)->errmsg() =
             "transaction control (BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE) is not allowed in a "
             "revision: the host runs each revision inside its own transaction (use "

@@ -34,6 +34,14 @@ public:
     // Implementation details reached through the C table.
     Db& db() { return db_; }
     std::string& errmsg() { return errmsg_; }
+    // The authorizer refused a statement (its message is in errmsg()); take_denied() reads and
+    // clears that.
+    void mark_denied() { denied_ = true; }
+    bool take_denied() {
+        const bool d = denied_;
+        denied_ = false;
+        return d;
+    }
     const std::string& revision() const { return revision_; }
     bool cancelled() const { return cancel_.load(std::memory_order_relaxed); }
     mig_stmt* adopt(StmtPtr s);
@@ -43,6 +51,7 @@ private:
     std::string revision_;
     const std::atomic<bool>& cancel_;
     std::string errmsg_;
+    bool denied_ = false;
     std::vector<std::unique_ptr<mig_stmt>> stmts_;
     std::int64_t total_changes_at_start_;
     bool guarded_;

@@ -574,6 +574,9 @@ TEST_CASE("chain: a revision's own COMMIT cannot end the host transaction", "[!m
     const std::string before = w.bytes();
     auto r = w.run("up");
     CHECK(r.exit_code == 1);
+    // The plugin is told why (user trial: it got SQLite's bare "not authorized").
+    CHECK(contains(r.err, "transaction control (BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE) is not allowed"));
+    CHECK_FALSE(contains(r.err, "not authorized"));
     CHECK(w.bytes() == before);
     CHECK(recorded_revision(w.db).empty());
     Sqlite s(w.db, SQLITE_OPEN_READONLY);
