@@ -57,9 +57,11 @@ int main(int argc, char** argv) {
         ->envname("MIGRATOR_PLUGINS");
     app.add_option("--busy-timeout", g.busy_timeout_ms,
                    "milliseconds to wait for another writer before giving up (exit 5)")
+        ->check(CLI::Range(0, 86400000))
         ->capture_default_str();
     app.add_option("--lock-timeout", g.lock_timeout_ms,
                    "milliseconds to wait for another migrator process working on the same DB (exit 5)")
+        ->check(CLI::Range(0, 86400000))
         ->capture_default_str();
     std::string events_spec;
     app.add_option("--events", events_spec,

@@ -174,7 +174,8 @@ TEST_CASE("cli: exit 1 when a revision fails") {
 TEST_CASE("cli: exit 2 on a bad command line") {
     Workspace w(testing::reference_plugins());
     for (const char* args : {"up --bogus-flag", "--no-such-option status", "", "frobnicate", "down",
-                             "--busy-timeout notanumber status"}) {
+                             "--busy-timeout notanumber status", "--busy-timeout -1 status",
+                             "--lock-timeout -1 up"}) {
         INFO(args);
         auto r = w.run(args);
         CHECK(r.exit_code == 2);
