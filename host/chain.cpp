@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -184,11 +185,43 @@ std::function<void(const std::string&, const std::string&, std::uint64_t, double
     };
 }
 
+// A plugin (or a library it uses) that calls exit() in the middle of its step would end the
+// process with whatever code it chose, 0 included, and the run would look successful. While a
+// step runs, an atexit handler turns that into a failed migration: the transaction was never
+// committed (its journal is rolled back at the next open). _Exit() and signals bypass atexit;
+// `start` runs steps in a child process and catches those too (isolate.cpp).
+std::atomic<const char*> g_running_revision{nullptr};
+
+extern "C" void exit_during_step() {
+    const char* rev = g_running_revision.load();
+    if (!rev) return;
+    std::fflush(stdout);
+    const std::string msg = fmt::format(
+        "error: revision '{}' called exit() during its step (the plugin, or a library it uses); "
+        "it was not recorded, and inside a transaction nothing of it was committed\n",
+        rev);
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, msg.data(), msg.size());
+    ::_exit(exit_code(Code::migration_failed));
+}
+
+class StepGuard {
+public:
+    explicit StepGuard(const std::string& revision) {
+        static const bool registered = std::atexit(exit_during_step) == 0;
+        (void)registered;
+        g_running_revision.store(revision.c_str());
+    }
+    ~StepGuard() { g_running_revision.store(nullptr); }
+    StepGuard(const StepGuard&) = delete;
+    StepGuard& operator=(const StepGuard&) = delete;
+};
+
 // A revision's work: SQL step then blob migrations going up; blob migrations (in reverse
 // order) then SQL step going down, so that blobs always see the schema they were written for.
 Status call_step(Db& db, const LoadedPlugin& p, Direction dir, const RunOptions& opts,
                  const std::atomic<bool>& cancel, bool in_transaction, std::int64_t& rows,
                  std::vector<BlobStats>& blobs, std::vector<CapturedSql>& sql) {
+    StepGuard guard(p.meta->revision);
     rows = 0;
     blobs.clear();
     sql.clear();

@@ -414,6 +414,21 @@ TEST_CASE("chain: cascade_in_a_transaction_with_a_foreign_keys_off_revision_is_e
     CHECK(s.rows("PRAGMA foreign_key_check").empty());
 }
 
+// Regression (user trial): a plugin calling exit(0) mid-step ended `up` with exit 0 and no
+// message, the database not migrated and a hot journal beside it.
+TEST_CASE("chain: plugin_calling_exit_fails_the_run_never_succeeds") {
+    Workspace w(fixture_set("exit"));
+    REQUIRE(w.run("up --to f0001_a").exit_code == 0);
+    auto r = w.run("up");
+    INFO(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.err, "revision 'e0002_exits' called exit()"));
+    // The next command that opens the database rolls the half-done transaction back.
+    CHECK(w.run("status").exit_code == 0);
+    CHECK(recorded_revision(w.db) == "f0001_a");
+    CHECK_FALSE(Sqlite(w.db, SQLITE_OPEN_READONLY).has_table("fx_exit"));
+}
+
 TEST_CASE("chain: reference 0004 table rebuild keeps task indexes, trigger, view, FK, rows and rowids") {
     Workspace w(testing::reference_plugins());
     REQUIRE(w.run("up --to " + std::string(kRev2)).exit_code == 0);
