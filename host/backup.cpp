@@ -156,6 +156,9 @@ std::string incident_db(const fs::path& incident) {
     simdjson::dom::element doc;
     std::string_view db;
     if (parser.load(incident.string()).get(doc) || doc["db"].get(db)) return {};
+    // Incident files written before the path was made absolute hold it as given: relative to
+    // a working directory nobody knows now, so not attributable (kept, never pruned).
+    if (db.empty() || db.front() != '/') return {};
     return std::string(db);
 }
 

@@ -66,7 +66,7 @@ std::string Stmt::text(int col) const {
     return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
 }
 
-Status Db::open(const std::string& path, Mode mode, int busy_ms, Db& out) {
+Status Db::open(const std::string& path, Mode mode, int busy_ms, Db& out, int extra_flags) {
     // A hot journal (a writer died mid-transaction) must be rolled back before the file can be
     // read at all. A read-only connection cannot (SQLITE_READONLY_ROLLBACK: every reader fails
     // until some writer comes); a read-write one does it on its first read below, restoring the
@@ -75,7 +75,7 @@ Status Db::open(const std::string& path, Mode mode, int busy_ms, Db& out) {
     struct stat journal {};
     if (mode == Mode::read_only && ::stat((path + "-journal").c_str(), &journal) == 0 && journal.st_size > 0)
         mode = Mode::read_write;
-    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE | extra_flags;
     switch (mode) {
         case Mode::read_only: flags |= SQLITE_OPEN_READONLY; break;
         case Mode::read_write: flags |= SQLITE_OPEN_READWRITE; break;

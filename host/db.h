@@ -57,7 +57,8 @@ public:
     // Opens `path`. Fails with db_error when missing (unless create), unreadable, or not a
     // database; sets a busy timeout of busy_ms. read_only opens read-write when a hot journal
     // must be rolled back first (see db.cpp).
-    static Status open(const std::string& path, Mode mode, int busy_ms, Db& out);
+    // extra_flags: more SQLITE_OPEN_* flags (e.g. SQLITE_OPEN_NOFOLLOW).
+    static Status open(const std::string& path, Mode mode, int busy_ms, Db& out, int extra_flags = 0);
 
     Status exec(const std::string& sql);
     Status prepare(std::string_view sql, Stmt& out);

@@ -124,7 +124,17 @@ std::size_t parse(std::string_view json, ParseArena& arena, Doc& doc) {
 // such doubles become int64 before validation. Doubles beyond int64 stay doubles. An explicit
 // stack: nesting depth is the document's.
 void integral_doubles_to_integers(rapidjson::Value& root) {
-    std::vector<rapidjson::Value*> todo{&root};
+    if (!root.IsObject() && !root.IsArray()) {
+        if (root.IsDouble()) {
+            const double d = root.GetDouble();
+            if (std::trunc(d) == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+                root.SetInt64(static_cast<std::int64_t>(d));
+        }
+        return;
+    }
+    thread_local std::vector<rapidjson::Value*> todo;  // no allocation per value once warm
+    todo.clear();
+    todo.push_back(&root);
     while (!todo.empty()) {
         rapidjson::Value* v = todo.back();
         todo.pop_back();

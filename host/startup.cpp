@@ -196,7 +196,9 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
         std::ifstream old_file(g.db, std::ios::binary);
         if (old_file.read(reinterpret_cast<char*>(hdr), sizeof hdr) && hdr[18] == 2 && hdr[19] == 2) {
             Db fresh_db;
-            Status wal = Db::open(tmp, Db::Mode::read_write, g.busy_timeout_ms, fresh_db);
+            // NOFOLLOW: the directory may be writable by the app's user, who could have put a
+            // symlink in the fresh file's place.
+            Status wal = Db::open(tmp, Db::Mode::read_write, g.busy_timeout_ms, fresh_db, SQLITE_OPEN_NOFOLLOW);
             if (wal) wal = fresh_db.exec("PRAGMA journal_mode = WAL");
             if (!wal) log_warn("reset: the fresh database stays in rollback-journal mode: {}", wal.message());
         }
@@ -205,11 +207,20 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
     // as its own user; a group that reads it): the new file takes the old one's. chown first:
     // it may clear set-id bits that chmod then restores. A chown this user may not make
     // (another owner, as non-root) leaves the new file this user's, as before.
+    // Through a descriptor opened without following links, on the regular file this process
+    // built: a start run as root must not chown whatever an app user swapped in by name.
     if (struct stat old_st {}; ::stat(g.db.c_str(), &old_st) == 0) {
-        if (::chown(tmp.c_str(), old_st.st_uid, old_st.st_gid) != 0)
-            log_debug("reset: cannot give '{}' the old file's owner {}:{} ({})", tmp, old_st.st_uid,
-                      old_st.st_gid, std::strerror(errno));
-        ::chmod(tmp.c_str(), old_st.st_mode & 07777);
+        const int fd = ::open(tmp.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat new_st {};
+        if (fd >= 0 && ::fstat(fd, &new_st) == 0 && S_ISREG(new_st.st_mode) && new_st.st_uid == ::geteuid()) {
+            if (::fchown(fd, old_st.st_uid, old_st.st_gid) != 0)
+                log_debug("reset: cannot give '{}' the old file's owner {}:{} ({})", tmp, old_st.st_uid,
+                          old_st.st_gid, std::strerror(errno));
+            ::fchmod(fd, old_st.st_mode & 07777);
+        } else {
+            log_warn("reset: '{}' is not the file this run built; its owner and mode are left as they are", tmp);
+        }
+        if (fd >= 0) ::close(fd);
     }
     if (std::rename(tmp.c_str(), g.db.c_str()) != 0)
         return {Code::db_error, fmt::format("reset: cannot move '{}' into place: {}; the backup is {}",
@@ -339,6 +350,7 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
     // Look at the database in this process, and let go of it before forking. A hot journal left
     // by a run that died mid-transaction is rolled back here (Db::open).
     std::string current;
+    std::int64_t user_tables = 0;
     {
         std::error_code ec;
         bool exists = fs::exists(g.db, ec);
@@ -348,22 +360,15 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
         if (st && exists) st = read_state(db, state);
         if (st && exists && state.current == chain.head() && check_applied_checksums(chain, state))
             HeadVerdict::save(g.db, key, chain, db);
-        // Tables but no bookkeeping: a database this app made before it used migrator. Its
-        // migration from base would fail on the first CREATE TABLE, and a reset would put the
-        // user's data aside for an empty database: refused, changing nothing.
-        std::int64_t user_tables = 0;
+        // Tables but no bookkeeping: a database this app made before it used migrator (or one
+        // whose first revision ran without a transaction and failed before it was recorded).
+        // It is migrated from base (an idempotent first revision adopts it), but a failure is
+        // not answered with a reset, which would put the user's data aside for an empty file.
         if (st && exists && !state.initialized)
             st = db.query_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                               "name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
                               user_tables);
         db = Db{};
-        if (st && user_tables > 0)
-            return finish({Code::db_error,
-                           fmt::format("the database '{}' has {} table(s) but no migrator bookkeeping: it was "
-                                       "created without migrator. Nothing was changed (no reset). If its "
-                                       "schema is that of a revision of this app, record that with "
-                                       "`migrator --db '{}' --plugins DIR stamp REV`, then start again",
-                                       g.db, user_tables, g.db)});
         if (!st) {
             if (st.code() == Code::db_error && looks_corrupt(g.db)) {
                 if (so.central || !so.reset) return finish(st.with_context("the database is corrupt: "));
@@ -405,7 +410,14 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
     // Returned as is, main() logs it; only the reset path needs it logged here.
     if (cls != FailureClass::migration && cls != FailureClass::corrupt) return finish(failure);
     if (so.central || !so.reset) return finish(failure);
-    log_error("{}", failure.message());
+    if (user_tables > 0)
+        return finish({failure.code(),
+                       fmt::format("{}. Not reset: the database '{}' has {} table(s) but no migrator "
+                                   "bookkeeping (made before this app used migrator, or its first revision "
+                                   "failed before it was recorded); nothing of this run was kept. If its "
+                                   "schema is that of a revision of this app, record that with "
+                                   "`migrator --db '{}' --plugins DIR stamp REV`, then start again",
+                                   failure.message(), g.db, user_tables, g.db)});
     // Where the database stopped: revisions that committed on their own (no-transaction ones,
     // a retry with a transaction each) moved it past `current`.
     {
@@ -427,6 +439,12 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
         if (e != std::string::npos) failing = failure.message().substr(q + 10, e - q - 10);
     }
     if (!running.get().empty() && cls == FailureClass::migration) failing = running.get();
+    // Revisions that committed on their own may have taken it all the way: a database at head
+    // is never replaced, whatever failed after.
+    if (current == chain.head())
+        return finish({failure.code(), fmt::format("{} (the database is at head {}: not reset)",
+                                                   failure.message(), chain.head())});
+    log_error("{}", failure.message());
     return finish(reset_database(g, so, chain, cls, failing, failure, current));
 }
 

@@ -541,8 +541,9 @@ TEST_CASE("start: crash_is_attributed_to_the_revision_that_was_running") {
 
 // Regression (user trial): a database the app had made before it used migrator (tables, no
 // bookkeeping) failed its migration from base on the first CREATE TABLE, and `start` reset
-// it: the user's rows went to a backup and the app came up empty.
-TEST_CASE("start: database_made_without_migrator_is_refused_never_reset") {
+// it: the user's rows went to a backup and the app came up empty. It is still migrated (an
+// idempotent first revision adopts it), but a failure is never answered with a reset.
+TEST_CASE("start: database_made_without_migrator_is_never_reset") {
     Workspace w("good");
     {
         Sqlite s(w.db);
@@ -552,9 +553,10 @@ TEST_CASE("start: database_made_without_migrator_is_refused_never_reset") {
     const std::string before = w.bytes();
     auto r = w.start();
     INFO(shown(r));
-    CHECK(r.exit_code == kExitDbError);
+    CHECK(r.exit_code == kExitFailed);
+    CHECK(contains(r.err, "Not reset"));
     CHECK(contains(r.err, "no migrator bookkeeping"));
-    CHECK(contains(r.err, "stamp"));
+    CHECK(contains(r.err, "stamp REV"));
     CHECK(w.bytes() == before);
     CHECK(w.backups().empty());
     // An empty database file is not "made without migrator": it is migrated.
@@ -983,6 +985,11 @@ TEST_CASE("start: shared_backup_dir_never_prunes_another_databases_backups") {
     Workspace a("throw");
     Workspace b("throw");
     const fs::path shared = a.tmp / "shared-backups";
+    // An older host's incident file holds the path as given (relative): not attributable.
+    fs::create_directories(shared);
+    const fs::path legacy = shared / "app.db.20200101T000000000Z.s0001_base.db";
+    testing::write_file(legacy, "an older host's backup");
+    testing::write_file(legacy.string() + ".incident.json", R"({"db":"app.db","backup_path":"x"})");
     make_populated_db_at_base(b);
     auto rb = b.start("--backup-dir " + q(shared) + " --keep-backups 1");
     INFO(shown(rb));
@@ -1001,6 +1008,7 @@ TEST_CASE("start: shared_backup_dir_never_prunes_another_databases_backups") {
         a_backups.emplace_back(str((*events_named(a_events, "reset").back())["backup_path"]));
     }
     CHECK(fs::exists(b_backup));             // the other database's backup survives
+    CHECK(fs::exists(legacy));               // and so does one nobody can attribute
     CHECK(item_rows(b_backup) == old_rows());
     CHECK_FALSE(fs::exists(a_backups[0]));   // this database keeps its newest one only
     CHECK(fs::exists(a_backups[1]));
