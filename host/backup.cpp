@@ -88,12 +88,12 @@ std::string default_backup_dir(const std::string& db_path) {
 }
 
 Status backup_verified(const std::string& db_path, const std::string& dir, const std::string& label,
-                       BackupResult& out) {
+                       BackupResult& out, int busy_ms) {
     out = BackupResult{};
     MIG_TRY(make_dir(dir));
     const std::string path = (fs::path(dir) / stamp_name(db_path, label, ".db")).string();
     Db src, dst;
-    MIG_TRY(Db::open(db_path, Db::Mode::read_only, 5000, src));
+    MIG_TRY(Db::open(db_path, Db::Mode::read_only, busy_ms, src));
     MIG_TRY(Db::open(path, Db::Mode::create, 5000, dst));
     ::chmod(path.c_str(), 0600);
     sqlite3_backup* b = sqlite3_backup_init(dst.get(), "main", src.get(), "main");

@@ -20,9 +20,10 @@ std::string default_backup_dir(const std::string& db_path);
 
 // Complete copy through SQLite's online backup API into `dir` (created 0700), fsync'ed,
 // mode 0600, then verified: it opens, passes `PRAGMA integrity_check`, and every table has
-// the same row count as in the original.
+// the same row count as in the original. busy_ms: how long to wait for a writer holding the
+// original (--busy-timeout).
 Status backup_verified(const std::string& db_path, const std::string& dir, const std::string& label,
-                       BackupResult& out);
+                       BackupResult& out, int busy_ms);
 
 // Byte copy of the file and its -wal/-shm/-journal companions (for a database SQLite cannot
 // read), fsync'ed, mode 0600, verified by reading the copies back and comparing bytes.

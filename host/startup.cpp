@@ -165,7 +165,7 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
     BackupResult backup;
     // A file SQLite cannot read has no known revision: its copy must not be labelled "base".
     Status st = cls == FailureClass::corrupt ? backup_raw(g.db, dir, from.empty() ? "unreadable" : from, backup)
-                                             : backup_verified(g.db, dir, from, backup);
+                                             : backup_verified(g.db, dir, from, backup, g.busy_timeout_ms);
     if (!st) {
         remove_tmp();
         return {Code::db_error,
