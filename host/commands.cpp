@@ -172,6 +172,16 @@ Status migrate_up(const GlobalOptions& g, Chain chain, const std::string& to, bo
     return st;
 }
 
+Status load_chain_then_lock(const GlobalOptions& g, PluginSetKey& key, MigrationLock& lock, Chain& chain) {
+    MIG_TRY(load_chain(g, chain));
+    if (lock.held()) return Status::ok();
+    MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
+    if (!lock.waited()) return Status::ok();
+    // The process it waited for may have been a package upgrade's start: its plugins count.
+    key = PluginSetKey::capture(g.plugins, g.require_manifest);
+    return load_chain(g, chain);
+}
+
 void print_nothing_to_do(const GlobalOptions& g, const std::string& head) {
     if (!g.print_results) return;
     Plan plan;
@@ -225,17 +235,8 @@ Status cmd_up(const GlobalOptions& g, const std::string& to, bool commit_each) {
             return Status::ok();
         }
     }
-    // The plugin set first: a wrong --plugins is refused without creating the lock file next
-    // to the database (reading plugins needs no lock).
     Chain chain;
-    MIG_TRY(load_chain(g, chain));
-    if (!lock.held()) {
-        MIG_TRY(lock.acquire(g.db, g.lock_timeout_ms));
-        if (lock.waited()) {  // the other process may have been an upgrade
-            key = PluginSetKey::capture(g.plugins, g.require_manifest);
-            MIG_TRY(load_chain(g, chain));
-        }
-    }
+    MIG_TRY(load_chain_then_lock(g, key, lock, chain));
     return migrate_up(g, std::move(chain), to, commit_each, &key);
 }
 

@@ -66,6 +66,11 @@ Status load_chain(const GlobalOptions& g, Chain& chain);
 Status migrate_up(const GlobalOptions& g, Chain chain, const std::string& to, bool commit_each,
                   const PluginSetKey* key = nullptr);
 
+// The plugin set first (a wrong --plugins is refused without creating the lock file next to
+// the database), then the migration lock unless `lock` already holds it. When the lock had to
+// be waited for, `key` is captured again and the set read again.
+Status load_chain_then_lock(const GlobalOptions& g, PluginSetKey& key, MigrationLock& lock, Chain& chain);
+
 // What `up` prints for a database already at `head` (text, or --json), unless !g.print_results.
 void print_nothing_to_do(const GlobalOptions& g, const std::string& head);
 

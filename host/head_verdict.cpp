@@ -72,7 +72,6 @@ PluginSetKey PluginSetKey::capture(const std::string& plugins_dir, bool require_
     // Readable by this process as it runs now (groups change between runs, the key does not).
     k.usable = manifest_ok && stat_key(plugins_dir, k.dir) && stat_key("/proc/self/exe", k.exe) &&
                ::faccessat(AT_FDCWD, plugins_dir.c_str(), R_OK | X_OK, AT_EACCESS) == 0;
-    k.network_fs = k.usable && on_network_fs(plugins_dir);
     return k;
 }
 
@@ -151,7 +150,9 @@ bool HeadVerdict::holds(const DbMark& mark) const {
 void HeadVerdict::save(const std::string& db_path, const PluginSetKey& key, const Chain& chain, Db& db) {
     const std::string path = path_for_db(db_path);
     if (path.empty() || !key.usable || chain.revisions().empty()) return;
-    if (key.network_fs) {
+    // Asked here, not at capture: only a run that stores a verdict needs it (one statfs less
+    // on every start-up).
+    if (on_network_fs(key.plugins_dir)) {
         log_debug("head verdict not stored: the plugin directory is on a network filesystem");
         return;
     }

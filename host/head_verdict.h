@@ -49,7 +49,6 @@ struct PluginSetKey {
     FileKey dir, manifest, exe;    // manifest: all zero when the directory has none
     bool require_manifest = false;
     bool usable = false;           // false when the directory or the executable could not be stat()ed
-    bool network_fs = false;       // the directory is on NFS, SMB, a FUSE mount, ...
     std::int64_t captured_ns = 0;  // realtime_ns() before the first stat()
 
     // Stats the plugin directory, its MANIFEST.json and /proc/self/exe. Call it before the

@@ -124,14 +124,13 @@ std::size_t parse(std::string_view json, ParseArena& arena, Doc& doc) {
 // such doubles become int64 before validation. Doubles beyond int64 stay doubles. An explicit
 // stack: nesting depth is the document's.
 void integral_doubles_to_integers(rapidjson::Value& root) {
-    if (!root.IsObject() && !root.IsArray()) {
-        if (root.IsDouble()) {
-            const double d = root.GetDouble();
-            if (std::trunc(d) == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
-                root.SetInt64(static_cast<std::int64_t>(d));
-        }
-        return;
-    }
+    auto convert = [](rapidjson::Value& v) {
+        if (!v.IsDouble()) return;
+        const double d = v.GetDouble();
+        if (std::trunc(d) == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+            v.SetInt64(static_cast<std::int64_t>(d));
+    };
+    if (!root.IsObject() && !root.IsArray()) return convert(root);
     thread_local std::vector<rapidjson::Value*> todo;  // no allocation per value once warm
     todo.clear();
     todo.push_back(&root);
@@ -142,10 +141,8 @@ void integral_doubles_to_integers(rapidjson::Value& root) {
             for (auto& m : v->GetObject()) todo.push_back(&m.value);
         } else if (v->IsArray()) {
             for (auto& e : v->GetArray()) todo.push_back(&e);
-        } else if (v->IsDouble()) {
-            const double d = v->GetDouble();
-            if (std::trunc(d) == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
-                v->SetInt64(static_cast<std::int64_t>(d));
+        } else {
+            convert(*v);
         }
     }
 }

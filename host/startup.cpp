@@ -255,24 +255,19 @@ Status reset_database(const GlobalOptions& g, const StartOptions& so, const Chai
         if (!ok) log_warn("could not write the incident file '{}': {}", incident_file, std::strerror(errno));
     }
     prune_backups(g.db, dir, so.keep_backups, backup.path);
-    emit_simple(g, "reset", [&](JsonOut& e) {
+    // What the "reset" event and the --json reset line say.
+    auto reset_fields = [&](JsonOut& e) {
         e.field("backup_path", backup.path).field("incident_file", incident_file)
             .field("failure_class", class_name(cls)).field("failing_revision", failing_revision)
             .field("error", failure.message()).field("to_revision", chain.head());
-    });
+    };
+    emit_simple(g, "reset", reset_fields);
     if (g.json) {
         // One more JSON line after the run's own report: --json output stays JSON lines.
         JsonOut j;
-        j.begin_object()
-            .field("reset", true)
-            .field("failure_class", class_name(cls))
-            .field("failing_revision", failing_revision)
-            .field("error", failure.message())
-            .field("backup_path", backup.path)
-            .field("incident_file", incident_file)
-            .field("to_revision", chain.head())
-            .field("exit_code", exit_code(Code::reset_performed))
-            .end_object();
+        j.begin_object().field("reset", true);
+        reset_fields(j);
+        j.field("exit_code", exit_code(Code::reset_performed)).end_object();
         fmt::print("{}\n", j.str());
     } else {
         fmt::print("RESET: the database could not be migrated ({}: {}).\n"
@@ -335,17 +330,9 @@ Status cmd_start(const GlobalOptions& g, const StartOptions& so) {
             return finish(Status::ok());
         }
     }
-    // The plugin set first (it needs no lock): a refused one leaves nothing next to the DB.
+    // A refused plugin set or a lock timeout is never answered with a reset.
     Chain chain;
-    if (Status st = load_chain(g, chain); !st) return finish(st);  // plugin set: never reset
-    if (!lock.held()) {
-        if (Status st = lock.acquire(g.db, g.lock_timeout_ms); !st) return finish(st);
-        // Waited: the other process may have been a package upgrade's start; its plugins count.
-        if (lock.waited()) {
-            key = PluginSetKey::capture(g.plugins, g.require_manifest);
-            if (Status st = load_chain(g, chain); !st) return finish(st);
-        }
-    }
+    if (Status st = load_chain_then_lock(g, key, lock, chain); !st) return finish(st);
 
     // Look at the database in this process, and let go of it before forking. A hot journal left
     // by a run that died mid-transaction is rolled back here (Db::open).

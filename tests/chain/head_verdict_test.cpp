@@ -88,28 +88,20 @@ TEST_CASE("head verdict: a start-up at head reads no plugin and prints what the 
     CHECK((st.st_mode & 0077) == 0);
 }
 
-TEST_CASE("head verdict: a plugin added to the directory is applied") {
+TEST_CASE("head verdict: a plugin added to the directory is applied, by up and by start") {
     const auto files = testing::reference_plugins();
-    Workspace w(reference_prefix(files.size() - 1));
-    store_verdict(w);
-    install_by_rename(files.back(), w.plugins);
-    auto r = w.run("-v up");
-    INFO(r.err);
-    CHECK(r.exit_code == 0);
-    CHECK_FALSE(took_shortcut(r));
-    CHECK(contains(r.out, "1 revision(s) applied"));
-    CHECK(recorded_revision(w.db) == head_of(files));
-}
-
-TEST_CASE("head verdict: a plugin added to the directory is applied by start") {
-    const auto files = testing::reference_plugins();
-    Workspace w(reference_prefix(files.size() - 1));
-    store_verdict(w);
-    install_by_rename(files.back(), w.plugins);
-    auto r = w.run("start");
-    INFO(r.err);
-    CHECK(r.exit_code == 0);
-    CHECK(recorded_revision(w.db) == head_of(files));
+    for (const char* cmd : {"up", "start"}) {
+        INFO(cmd);
+        Workspace w(reference_prefix(files.size() - 1));
+        store_verdict(w);
+        install_by_rename(files.back(), w.plugins);
+        auto r = w.run(std::string("-v ") + cmd);
+        INFO(r.err);
+        CHECK(r.exit_code == 0);
+        CHECK_FALSE(took_shortcut(r));
+        CHECK(contains(r.out, "1 revision(s) applied"));
+        CHECK(recorded_revision(w.db) == head_of(files));
+    }
 }
 
 TEST_CASE("head verdict: the head plugin removed (app downgrade) exits 4 from up and start") {
